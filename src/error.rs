@@ -1,0 +1,36 @@
+//! The library's top-level error: one variant per layer, classified into SPEC exit codes.
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Input(#[from] crate::inputs::Error),
+    #[error(transparent)]
+    Target(#[from] crate::target::TargetError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Error {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Exit code per SPEC: 1 error, 2 usage, 3 verification failed.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Input(_) | Error::Target(_) | Error::Usage(_) => 2,
+            Error::Io { .. } | Error::Other(_) => 1,
+        }
+    }
+}

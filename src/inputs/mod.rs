@@ -1,0 +1,133 @@
+//! Inputs → one [`Plan`]: requirements files, LoRA training configs, manifests and flags.
+//! Nothing here touches the network.
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::target::Target;
+use crate::types::{RepoId, RepoKind, Sha256};
+
+pub mod requirements;
+
+/// Where an input item came from, for error messages (`file:line`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    pub file: PathBuf,
+    pub line: usize,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file.display(), self.line)
+    }
+}
+
+/// One requirement with where it came from and the hashes pinned for it (`--hash`).
+#[derive(Clone, Debug)]
+pub struct Requirement {
+    pub req: pep508_rs::Requirement,
+    pub hashes: Vec<Sha256>,
+    pub origin: Option<Origin>,
+}
+
+impl fmt::Display for Requirement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.origin {
+            Some(o) => write!(f, "{o}: {}", self.req),
+            None => write!(f, "{}", self.req),
+        }
+    }
+}
+
+/// `--only-binary` / `--no-binary` as pip reads them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum BinaryRule {
+    #[default]
+    None,
+    All,
+    Packages(Vec<pep508_rs::PackageName>),
+}
+
+impl BinaryRule {
+    pub fn applies(&self, name: &pep508_rs::PackageName) -> bool {
+        match self {
+            BinaryRule::None => false,
+            BinaryRule::All => true,
+            BinaryRule::Packages(v) => v.contains(name),
+        }
+    }
+}
+
+/// Index options collected from requirements files and flags.
+#[derive(Clone, Debug, Default)]
+pub struct IndexOptions {
+    /// Last `-i/--index-url` seen (applies to the whole run).
+    pub index_url: Option<String>,
+    pub extra_index_urls: Vec<String>,
+    pub find_links: Vec<String>,
+    pub no_index: bool,
+    pub pre: bool,
+    pub only_binary: BinaryRule,
+    pub no_binary: BinaryRule,
+    pub prefer_binary: bool,
+    pub require_hashes: bool,
+}
+
+/// A model the bundle must carry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelRequest {
+    pub repo: RepoId,
+    pub kind: RepoKind,
+    /// Branch, tag or commit; `main` when absent.
+    pub revision: Option<String>,
+    /// A single file to fetch (from a hub file URL or config value); otherwise the repo (filtered).
+    pub file: Option<String>,
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    /// Precision variant for diffusers pipelines (e.g. fp16).
+    pub variant: Option<String>,
+    /// Why it was added when the user did not name it ("added because …").
+    pub reason: Option<String>,
+    /// Where it was named (config file and key, or flag).
+    pub origin: String,
+}
+
+/// Everything a run must carry, before resolution.
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    pub name: String,
+    pub targets: Vec<Target>,
+    pub requirements: Vec<Requirement>,
+    pub constraints: Vec<Requirement>,
+    pub index: IndexOptions,
+    pub models: Vec<ModelRequest>,
+    /// Local paths named by configs: reported, not fetched.
+    pub local_paths: Vec<String>,
+    /// Lines skipped under `--skip-unbundlable`, with the reason.
+    pub skipped: Vec<String>,
+    /// Input files and flags, for the lock's record.
+    pub inputs: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A problem at a known place in an input file.
+    #[error("{origin}: {message}")]
+    At { origin: Origin, message: String },
+    /// A problem with a whole file (cannot read, bad YAML/TOML/JSON without a line).
+    #[error("{}: {message}", file.display())]
+    File { file: PathBuf, message: String },
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl Error {
+    pub fn at(file: impl Into<PathBuf>, line: usize, message: impl Into<String>) -> Self {
+        Error::At {
+            origin: Origin {
+                file: file.into(),
+                line,
+            },
+            message: message.into(),
+        }
+    }
+}

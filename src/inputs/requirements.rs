@@ -1,0 +1,1 @@
+//! requirements.txt as pip reads it.

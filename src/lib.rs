@@ -1,0 +1,45 @@
+//! ferry: carry Python wheels and Hugging Face models across an air gap.
+//!
+//! Pipeline: `inputs` (files → Plan) → `resolve` (Plan → Lock) → `fetch` (Lock → files) →
+//! `bundle` (files → signed tar) → `install` (verified tar → venv + HF cache).
+pub mod cli;
+pub mod commands;
+pub mod dist;
+mod error;
+pub mod inputs;
+pub mod lock;
+pub mod target;
+pub mod types;
+
+pub use error::Error;
+
+use clap::Parser;
+
+/// Entry point of the binary.
+pub fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    init_logging(cli.quiet, cli.verbose);
+    match commands::run(cli.into_command()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            std::process::ExitCode::from(err.exit_code())
+        }
+    }
+}
+
+fn init_logging(quiet: bool, verbose: u8) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "ferry=debug",
+        _ => "ferry=trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FERRY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .try_init();
+}

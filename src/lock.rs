@@ -1,0 +1,124 @@
+//! The lock: everything a bundle holds, pinned. Written as `ferry.lock` and, inside a bundle, as `ferry.json`.
+use serde::{Deserialize, Serialize};
+
+use crate::target::Target;
+use crate::types::{CommitSha, PackageName, RepoId, RepoKind, Sha256};
+
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lock {
+    /// Format version of this file.
+    pub format: u32,
+    /// `ferry X.Y.Z` that wrote it.
+    pub tool: String,
+    pub name: String,
+    /// Seconds since the epoch: SOURCE_DATE_EPOCH or the time the lock was made. Used as every member's mtime.
+    pub created: u64,
+    pub targets: Vec<Target>,
+    /// Where the inputs came from (files, flags), for the record.
+    #[serde(default)]
+    pub inputs: Vec<String>,
+    /// Top-level requirements as the user wrote them (PEP 508 strings).
+    #[serde(default)]
+    pub requirements: Vec<String>,
+    /// Package indexes in priority order (credentials removed).
+    #[serde(default)]
+    pub indexes: Vec<String>,
+    #[serde(default)]
+    pub hf_endpoint: Option<String>,
+    #[serde(default)]
+    pub packages: Vec<LockedPackage>,
+    #[serde(default)]
+    pub models: Vec<LockedModel>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DistKind {
+    Wheel,
+    Sdist,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockedPackage {
+    pub name: PackageName,
+    pub version: String,
+    pub filename: String,
+    pub kind: DistKind,
+    /// Where the file was downloaded from.
+    pub url: String,
+    pub sha256: Sha256,
+    pub size: u64,
+    /// Ids of the targets ([`Target::id`]) this file serves.
+    pub targets: Vec<String>,
+    /// Named by the user's requirements (not only pulled in as a dependency).
+    #[serde(default)]
+    pub requested: bool,
+    /// Why it is here when it is not a runtime dependency (e.g. "build requirement of foo").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// An sdist that must be built on the target; `true` when it may need a compiler.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub needs_compiler: bool,
+    /// For a wheel ferry built at bundle time: the sdist it came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub built_from: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockedModel {
+    /// The name the user asked for; installed under this name.
+    pub repo: RepoId,
+    #[serde(default)]
+    pub kind: RepoKind,
+    /// Requested revision (branch, tag or sha).
+    pub revision: String,
+    pub commit: CommitSha,
+    /// When fetched from an alias (a moved or deleted repo), the repo actually fetched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_repo: Option<RepoId>,
+    /// Why it is here when the user did not name it ("added because …").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub files: Vec<LockedModelFile>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockedModelFile {
+    /// Path inside the repo, `/`-separated.
+    pub path: String,
+    /// Cache blob name: sha256 for LFS files, git blob sha1 otherwise.
+    pub blob: String,
+    /// sha256 of the content (always known once downloaded).
+    pub sha256: Sha256,
+    pub size: u64,
+    #[serde(default)]
+    pub lfs: bool,
+}
+
+impl Lock {
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("lock serializes");
+        s.push('\n');
+        s
+    }
+    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+    /// Sort everything that is signed or compared, so equal locks give equal bytes.
+    pub fn normalize(&mut self) {
+        self.packages
+            .sort_by(|a, b| (&a.name, &a.filename).cmp(&(&b.name, &b.filename)));
+        self.packages.dedup_by(|a, b| a.filename == b.filename);
+        for p in &mut self.packages {
+            p.targets.sort();
+            p.targets.dedup();
+        }
+        self.models
+            .sort_by(|a, b| (&a.repo, a.kind).cmp(&(&b.repo, b.kind)));
+        for m in &mut self.models {
+            m.files.sort_by(|a, b| a.path.cmp(&b.path));
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! Validated newtypes for names and digests that have rules.
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+pub use pep440_rs::Version;
+pub use pep508_rs::{ExtraName, PackageName};
+
+/// A lowercase hex SHA-256 digest.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Sha256(String);
+
+impl Sha256 {
+    pub fn from_bytes(bytes: &[u8]) -> Self {
+        Self(hex::encode(bytes))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// Hash a byte slice (small inputs only; stream large ones through [`crate::hashing`]).
+    pub fn digest(data: &[u8]) -> Self {
+        use sha2::Digest;
+        Self::from_bytes(&sha2::Sha256::digest(data))
+    }
+}
+
+impl FromStr for Sha256 {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim().to_ascii_lowercase();
+        if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Ok(Self(s))
+        } else {
+            Err(format!("not a sha256 hex digest: '{s}'"))
+        }
+    }
+}
+impl TryFrom<String> for Sha256 {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+impl From<Sha256> for String {
+    fn from(s: Sha256) -> String {
+        s.0
+    }
+}
+impl fmt::Display for Sha256 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl fmt::Debug for Sha256 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Sha256({})", self.0)
+    }
+}
+
+/// A Hugging Face repository id, `org/name` (or a bare `name` for legacy canonical repos).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RepoId(String);
+
+impl RepoId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// `models--org--name`, the cache folder name.
+    pub fn cache_folder(&self, kind: RepoKind) -> String {
+        format!("{}--{}", kind.cache_prefix(), self.0.replace('/', "--"))
+    }
+}
+
+impl FromStr for RepoId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let ok_part = |p: &str| {
+            !p.is_empty()
+                && p.len() <= 96
+                && !p.starts_with(['-', '.'])
+                && !p.ends_with(['-', '.'])
+                && !p.contains("--")
+                && !p.contains("..")
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        };
+        let parts: Vec<&str> = s.split('/').collect();
+        let valid = match parts.as_slice() {
+            [name] => ok_part(name),
+            [org, name] => ok_part(org) && ok_part(name),
+            _ => false,
+        };
+        if valid {
+            Ok(Self(s.to_string()))
+        } else {
+            Err(format!("not a valid Hugging Face repo id: '{s}'"))
+        }
+    }
+}
+impl TryFrom<String> for RepoId {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+impl From<RepoId> for String {
+    fn from(s: RepoId) -> String {
+        s.0
+    }
+}
+impl fmt::Display for RepoId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl fmt::Debug for RepoId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RepoId({})", self.0)
+    }
+}
+
+/// Model or dataset repository.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum RepoKind {
+    #[default]
+    Model,
+    Dataset,
+}
+
+impl RepoKind {
+    pub fn cache_prefix(self) -> &'static str {
+        match self {
+            RepoKind::Model => "models",
+            RepoKind::Dataset => "datasets",
+        }
+    }
+    /// Path segment for `api/{segment}/…`.
+    pub fn api_segment(self) -> &'static str {
+        match self {
+            RepoKind::Model => "models",
+            RepoKind::Dataset => "datasets",
+        }
+    }
+}
+
+/// A 40-hex git commit sha.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CommitSha(String);
+
+impl CommitSha {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+impl FromStr for CommitSha {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Ok(Self(s.to_ascii_lowercase()))
+        } else {
+            Err(format!("not a 40-hex commit sha: '{s}'"))
+        }
+    }
+}
+impl TryFrom<String> for CommitSha {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+impl From<CommitSha> for String {
+    fn from(s: CommitSha) -> String {
+        s.0
+    }
+}
+impl fmt::Display for CommitSha {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl fmt::Debug for CommitSha {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CommitSha({})", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repo_ids() {
+        assert!("openai/clip-vit-large-patch14".parse::<RepoId>().is_ok());
+        assert!("gpt2".parse::<RepoId>().is_ok());
+        assert!("a/b/c".parse::<RepoId>().is_err());
+        assert!("../x".parse::<RepoId>().is_err());
+        assert!("org/na me".parse::<RepoId>().is_err());
+        let r: RepoId = "openai/clip".parse().unwrap();
+        assert_eq!(r.cache_folder(RepoKind::Model), "models--openai--clip");
+    }
+
+    #[test]
+    fn sha256_parse() {
+        assert!("ab".parse::<Sha256>().is_err());
+        let d = Sha256::digest(b"");
+        assert_eq!(
+            d.as_str(),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(d.as_str().parse::<Sha256>().unwrap(), d);
+    }
+}
