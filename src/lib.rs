@@ -6,6 +6,7 @@ pub mod cli;
 pub mod commands;
 pub mod dist;
 mod error;
+pub mod fetch;
 pub mod host;
 pub mod inputs;
 pub mod lock;

@@ -1,0 +1,2 @@
+//! The network side: package index client, hub client, downloader. Only `lock` and `bundle` use it.
+pub mod http;
