@@ -10,6 +10,7 @@ pub mod fetch;
 pub mod host;
 pub mod inputs;
 pub mod lock;
+pub mod resolve;
 pub mod target;
 pub mod types;
 
