@@ -262,6 +262,39 @@ impl IndexClient {
         })
     }
 
+    /// Pin a project to one file named by a direct URL requirement (`name @ URL`).
+    pub fn add_direct(&self, name: &PackageName, url: Url, sha256: Option<Sha256>) {
+        let mut url = url;
+        let sha256 = sha256.or_else(|| {
+            url.fragment()
+                .and_then(|f| f.strip_prefix("sha256="))
+                .and_then(|h| Sha256::from_str(h).ok())
+        });
+        url.set_fragment(None);
+        let filename = url
+            .path_segments()
+            .and_then(|mut s| s.next_back())
+            .unwrap_or_default()
+            .to_string();
+        let file = DistFile {
+            filename,
+            url,
+            sha256,
+            requires_python: None,
+            yanked: false,
+            core_metadata: None,
+            size: None,
+        };
+        let project = Project {
+            name: name.clone(),
+            files: vec![file],
+            index: None,
+        };
+        let slot: Slot<Project> = Arc::new(OnceLock::new());
+        let _ = slot.set(Ok(Arc::new(project)));
+        self.projects.lock().unwrap().insert(name.clone(), slot);
+    }
+
     /// Start fetching these project pages in the background (the resolver asks for them soon).
     pub fn prefetch(self: &Arc<Self>, names: Vec<PackageName>) {
         for name in names {
