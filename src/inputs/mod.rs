@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use crate::target::Target;
 use crate::types::{RepoId, RepoKind, Sha256};
 
+pub mod config;
 pub mod requirements;
 
 /// Where an input item came from, for error messages (`file:line`).
