@@ -7,6 +7,7 @@ use crate::target::Target;
 use crate::types::{RepoId, RepoKind, Sha256};
 
 pub mod config;
+pub mod manifest;
 pub mod requirements;
 
 /// Where an input item came from, for error messages (`file:line`).
