@@ -430,7 +430,7 @@ fn request(
 }
 
 /// Keep the first request for each (repo, revision, file).
-fn dedup(models: &mut Vec<ModelRequest>) {
+pub(super) fn dedup(models: &mut Vec<ModelRequest>) {
     let mut seen = std::collections::HashSet::new();
     models.retain(|m| seen.insert((m.repo.clone(), m.revision.clone(), m.file.clone())));
 }
