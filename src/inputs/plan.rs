@@ -545,4 +545,53 @@ mod tests {
         let e = build_with(&s, &local).unwrap_err().to_string();
         assert!(e.contains("broken.json:"), "{e}");
     }
+
+    #[test]
+    fn example_manifests() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests");
+        let s = InputSettings {
+            manifest: Some(dir.join("quickstart.yaml")),
+            ..InputSettings::default()
+        };
+        let p = build_with(&s, &no_python).unwrap();
+        assert_eq!(p.name, "quickstart");
+        assert_eq!(
+            names(&p),
+            ["requests", "tqdm", "packaging", "colorama", "pyyaml"]
+        );
+        assert_eq!(p.targets[0].platforms, ["manylinux_2_28_x86_64"]);
+        assert!(p.models.is_empty());
+
+        let s = InputSettings {
+            manifest: Some(dir.join("lora-scripts.yaml")),
+            ..InputSettings::default()
+        };
+        let p = build_with(&s, &no_python).unwrap();
+        assert_eq!(p.name, "lora-scripts");
+        assert!(names(&p).contains(&"diffusers".to_string()));
+        let repos: Vec<String> = p.models.iter().map(|m| m.repo.to_string()).collect();
+        assert_eq!(
+            repos,
+            [
+                "runwayml/stable-diffusion-v1-5",
+                "openai/clip-vit-large-patch14"
+            ]
+        );
+        assert!(
+            !p.models[0].include.is_empty(),
+            "the manifest's globs win over the config's bare name"
+        );
+        assert!(p.models[1].reason.as_deref().unwrap().contains("SD1"));
+
+        let c = config::read(&dir.join("configs/chara_lora.yaml")).unwrap();
+        let repos: Vec<String> = c.models.iter().map(|m| m.repo.to_string()).collect();
+        assert_eq!(
+            repos,
+            [
+                "runwayml/stable-diffusion-v1-5",
+                "stabilityai/sd-vae-ft-mse",
+                "openai/clip-vit-large-patch14"
+            ]
+        );
+    }
 }
