@@ -132,6 +132,21 @@ pub fn read(path: &Path) -> Result<Manifest, Error> {
         })?;
         m.targets.push(target);
     }
+    if let Some(name) = &m.name {
+        let ok = !name.is_empty()
+            && !name.starts_with('.')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+        if !ok {
+            return Err(located(
+                path,
+                &text,
+                "name:",
+                format!("name '{name}' must be letters, digits, '.', '_' or '-' (it names the bundle file)"),
+            ));
+        }
+    }
     for (i, model) in m.models.iter().enumerate() {
         if model.revision.as_deref().is_some_and(str::is_empty) {
             return Err(located(
@@ -261,6 +276,9 @@ pre: true
         let (_d, m) = manifest("models:\n  - repo: org//name\n");
         let e = m.unwrap_err().to_string();
         assert!(e.contains("x.yaml:2:") && e.contains("org//name"), "{e}");
+        let (_d, m) = manifest("pre: false\nname: ../evil\n");
+        let e = m.unwrap_err().to_string();
+        assert!(e.contains("x.yaml:2:") && e.contains("../evil"), "{e}");
         let (_d, m) = manifest("name: [unclosed\n");
         assert!(m.unwrap_err().to_string().contains("x.yaml:"));
     }

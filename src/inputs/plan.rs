@@ -40,6 +40,16 @@ pub fn build_with(
         ));
     }
 
+    if settings.models.is_empty()
+        && (!settings.include.is_empty()
+            || !settings.exclude.is_empty()
+            || settings.variant.is_some())
+    {
+        return Err(Error::Usage(
+            "--include, --exclude and --variant apply to --model; give --model REPO too".into(),
+        ));
+    }
+
     let mut plan = Plan {
         name: plan_name(manifest.as_ref(), &requirement_files, &config_files),
         ..Plan::default()
@@ -320,6 +330,14 @@ mod tests {
         let e = build_with(&InputSettings::default(), &local).unwrap_err();
         assert!(matches!(e, Error::Usage(_)));
         assert!(e.to_string().contains("nothing to bundle"), "{e}");
+        let d = Dir::new();
+        let s = InputSettings {
+            requirements: vec![d.write("r.txt", "tqdm\n")],
+            include: strings(&["*.json"]),
+            ..InputSettings::default()
+        };
+        let e = build_with(&s, &local).unwrap_err();
+        assert!(e.to_string().contains("--include"), "{e}");
     }
 
     #[test]
