@@ -224,9 +224,11 @@ impl Reader<'_> {
     fn note_facts(&mut self, key: &str, value: &Value, key_path: &str) {
         let truthy = value.as_bool() == Some(true);
         match key {
-            "v2" if truthy => self.facts.v2 = true,
-            "sdxl" if truthy => self.facts.sdxl = true,
-            "sd3" | "flux" if truthy => self.facts.other_arch = true,
+            "v2" | "v2_checkbox" if truthy => self.facts.v2 = true,
+            "sdxl" | "sdxl_checkbox" if truthy => self.facts.sdxl = true,
+            "sd3" | "flux" | "flux1" | "sd3_checkbox" | "flux1_checkbox" if truthy => {
+                self.facts.other_arch = true
+            }
             "model_type" | "model_train_type" | "train_type" | "model_arch" => {
                 let v = value.as_str().unwrap_or_default().to_ascii_lowercase();
                 if v.contains("sdxl") {
@@ -648,6 +650,28 @@ network_weights = ""
         assert!(c.models.is_empty(), "{:?}", c.models);
         let c = models("x.toml", "learning_rate = 1e-4\n");
         assert!(c.models.is_empty(), "not a training config: nothing added");
+    }
+
+    #[test]
+    fn kohya_gui_json() {
+        let c = models(
+            "gui.json",
+            r#"{"LoRA_type": "Standard", "pretrained_model_name_or_path": "stabilityai/stable-diffusion-xl-base-1.0",
+                "sdxl": true, "sdxl_no_half_vae": true, "v2": false, "vae": "", "output_dir": "/out"}"#,
+        );
+        assert_eq!(
+            repos(&c),
+            [
+                "stabilityai/stable-diffusion-xl-base-1.0",
+                SD1_TOKENIZER,
+                SDXL_TOKENIZER2
+            ]
+        );
+        let c = models(
+            "gui.json",
+            r#"{"pretrained_model_name_or_path": "/m/flux1-dev.safetensors", "flux1_checkbox": true}"#,
+        );
+        assert!(c.models.is_empty());
     }
 
     #[test]
