@@ -6,9 +6,11 @@ pub mod cli;
 pub mod commands;
 pub mod dist;
 mod error;
+pub mod fetch;
 pub mod host;
 pub mod inputs;
 pub mod lock;
+pub mod resolve;
 pub mod target;
 pub mod types;
 
