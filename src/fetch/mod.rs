@@ -2,5 +2,8 @@
 pub mod download;
 pub mod error;
 pub mod http;
+pub mod hub;
+pub mod hub_select;
+pub mod models;
 
 pub use error::Error;
