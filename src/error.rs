@@ -6,7 +6,7 @@ pub enum Error {
     #[error(transparent)]
     Input(#[from] crate::inputs::Error),
     #[error(transparent)]
-    Fetch(#[from] crate::fetch::Error),
+    Fetch(Box<crate::fetch::Error>),
     #[error(transparent)]
     Target(#[from] crate::target::TargetError),
     #[error("{0}")]
@@ -18,6 +18,12 @@ pub enum Error {
     },
     #[error("{0}")]
     Other(String),
+}
+
+impl From<crate::fetch::Error> for Error {
+    fn from(e: crate::fetch::Error) -> Self {
+        Error::Fetch(Box::new(e))
+    }
 }
 
 impl Error {
