@@ -6,6 +6,8 @@ pub enum Error {
     #[error(transparent)]
     Input(#[from] crate::inputs::Error),
     #[error(transparent)]
+    Fetch(Box<crate::fetch::Error>),
+    #[error(transparent)]
     Target(#[from] crate::target::TargetError),
     #[error("{0}")]
     Usage(String),
@@ -16,6 +18,12 @@ pub enum Error {
     },
     #[error("{0}")]
     Other(String),
+}
+
+impl From<crate::fetch::Error> for Error {
+    fn from(e: crate::fetch::Error) -> Self {
+        Error::Fetch(Box::new(e))
+    }
 }
 
 impl Error {
@@ -30,7 +38,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Input(_) | Error::Target(_) | Error::Usage(_) => 2,
-            Error::Io { .. } | Error::Other(_) => 1,
+            Error::Fetch(_) | Error::Io { .. } | Error::Other(_) => 1,
         }
     }
 }
