@@ -151,8 +151,7 @@ pub fn load_secret_key_with(path: &Path, password: Option<String>) -> Result<Sec
         return Err(bad_key(path, "not a minisign Ed25519 secret key"));
     }
     let encrypted = raw[KDF_ALG_AT..KDF_ALG_AT + 2] != [0, 0];
-    let boxed = minisign::SecretKeyBox::from_string(&text).map_err(|e| key_error(path, e))?;
-    let key = if encrypted {
+    let bytes = if encrypted {
         let password = match password {
             Some(password) => Some(password),
             None if std::io::stdin().is_terminal() => None,
@@ -162,21 +161,37 @@ pub fn load_secret_key_with(path: &Path, password: Option<String>) -> Result<Sec
                 })
             }
         };
-        minisign::SecretKey::from_box(boxed, password).map_err(|e| match e.kind() {
-            minisign::ErrorKind::Verify => Error::WrongPassword {
-                path: path.to_path_buf(),
-            },
-            _ => key_error(path, e),
-        })?
+        let boxed = minisign::SecretKeyBox::from_string(&text).map_err(|e| key_error(path, e))?;
+        minisign::SecretKey::from_box(boxed, password)
+            .map_err(|e| match e.kind() {
+                minisign::ErrorKind::Verify => Error::WrongPassword {
+                    path: path.to_path_buf(),
+                },
+                _ => key_error(path, e),
+            })?
+            .to_bytes()
     } else {
-        minisign::SecretKey::from_unencrypted_box(boxed).map_err(|e| key_error(path, e))?
+        // `minisign -G -W` leaves the checksum zeroed, which the minisign crate calls corrupted: check it
+        // only when present.
+        let chk = &raw[SK_END..SK_END + 32];
+        if chk.iter().any(|b| *b != 0) {
+            let mut h = blake2::Blake2b::<blake2::digest::consts::U32>::new();
+            h.update(&raw[..2]);
+            h.update(&raw[KEYNUM_AT..SK_END]);
+            if h.finalize().as_slice() != chk {
+                return Err(bad_key(path, "corrupted secret key (checksum mismatch)"));
+            }
+        }
+        raw
     };
-    let bytes = key.to_bytes();
     let key_id = KeyId::from_slice(&bytes[KEYNUM_AT..KEYNUM_AT + 8]);
     let sk = &bytes[SK_AT..SK_END];
     let pair = ring::signature::Ed25519KeyPair::from_seed_and_public_key(&sk[..32], &sk[32..])
         .map_err(|_| bad_key(path, "corrupted secret key (seed and public half disagree)"))?;
-    let public = minisign::PublicKey::from_secret_key(&key).map_err(|e| key_error(path, e))?;
+    let mut public = b"Ed".to_vec();
+    public.extend_from_slice(&bytes[KEYNUM_AT..KEYNUM_AT + 8]);
+    public.extend_from_slice(&sk[32..]);
+    let public = minisign::PublicKey::from_bytes(&public).map_err(|e| key_error(path, e))?;
     Ok(SecretKey {
         key_id,
         pair,
