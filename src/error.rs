@@ -8,6 +8,8 @@ pub enum Error {
     #[error(transparent)]
     Fetch(Box<crate::fetch::Error>),
     #[error(transparent)]
+    Bundle(#[from] crate::bundle::Error),
+    #[error(transparent)]
     Target(#[from] crate::target::TargetError),
     #[error("{0}")]
     Usage(String),
@@ -38,7 +40,8 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Input(_) | Error::Target(_) | Error::Usage(_) => 2,
-            Error::Fetch(_) | Error::Io { .. } | Error::Other(_) => 1,
+            Error::Bundle(e) if e.is_verification() => 3,
+            Error::Fetch(_) | Error::Bundle(_) | Error::Io { .. } | Error::Other(_) => 1,
         }
     }
 }
