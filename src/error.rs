@@ -7,6 +7,8 @@ pub enum Error {
     Input(#[from] crate::inputs::Error),
     #[error(transparent)]
     Target(#[from] crate::target::TargetError),
+    #[error(transparent)]
+    Install(#[from] crate::install::Error),
     #[error("{0}")]
     Usage(String),
     #[error("{}: {source}", path.display())]
@@ -30,7 +32,9 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Input(_) | Error::Target(_) | Error::Usage(_) => 2,
-            Error::Io { .. } | Error::Other(_) => 1,
+            Error::Install(e) if e.is_verification() => 3,
+            Error::Install(crate::install::Error::Usage(_)) => 2,
+            Error::Install(_) | Error::Io { .. } | Error::Other(_) => 1,
         }
     }
 }

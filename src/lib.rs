@@ -8,6 +8,7 @@ pub mod dist;
 mod error;
 pub mod host;
 pub mod inputs;
+pub mod install;
 pub mod lock;
 pub mod target;
 pub mod types;
