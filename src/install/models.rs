@@ -124,12 +124,15 @@ fn check_file(repo: &str, f: &LockedModelFile) -> Result<(), Error> {
     Ok(())
 }
 
-/// Files listed in a huggingface_hub `trees/<commit>.json`, tolerant of its shape (a list of entries or an
-/// object holding one; entries are strings or objects with `path`/`rfilename` and an optional `type`).
+/// Files listed in a huggingface_hub `trees/<commit>.json` (`{"format_version": 1, "files": {path: {...}}}`),
+/// tolerant of other shapes (a list of entries, strings or objects with `path`/`rfilename` and a `type`).
 fn tree_files(text: &str) -> Vec<String> {
     let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
         return Vec::new();
     };
+    if let Some(files) = v.get("files").and_then(|f| f.as_object()) {
+        return files.keys().cloned().collect();
+    }
     let list = match &v {
         serde_json::Value::Array(a) => a.clone(),
         serde_json::Value::Object(o) => ["entries", "files", "siblings", "tree"]
@@ -385,6 +388,10 @@ mod tests {
             ["a.json", "d/b"]
         );
         assert_eq!(tree_files(r#"{"siblings":[{"rfilename":"x"}]}"#), ["x"]);
+        assert_eq!(
+            tree_files(r#"{"format_version":1,"files":{"config.json":{"size":1,"blob_id":"ab"}}}"#),
+            ["config.json"]
+        );
         assert!(tree_files("not json").is_empty());
     }
 
