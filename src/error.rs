@@ -11,6 +11,8 @@ pub enum Error {
     Bundle(#[from] crate::bundle::Error),
     #[error(transparent)]
     Target(#[from] crate::target::TargetError),
+    #[error(transparent)]
+    Install(#[from] crate::install::Error),
     #[error("{0}")]
     Usage(String),
     #[error("{}: {source}", path.display())]
@@ -41,7 +43,9 @@ impl Error {
         match self {
             Error::Input(_) | Error::Target(_) | Error::Usage(_) => 2,
             Error::Bundle(e) if e.is_verification() => 3,
-            Error::Fetch(_) | Error::Bundle(_) | Error::Io { .. } | Error::Other(_) => 1,
+            Error::Install(e) if e.is_verification() => 3,
+            Error::Install(crate::install::Error::Usage(_)) => 2,
+            Error::Fetch(_) | Error::Bundle(_) | Error::Install(_) | Error::Io { .. } | Error::Other(_) => 1,
         }
     }
 }

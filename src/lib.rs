@@ -10,6 +10,7 @@ mod error;
 pub mod fetch;
 pub mod host;
 pub mod inputs;
+pub mod install;
 pub mod lock;
 pub mod resolve;
 pub mod target;
