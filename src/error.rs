@@ -45,7 +45,11 @@ impl Error {
             Error::Bundle(e) if e.is_verification() => 3,
             Error::Install(e) if e.is_verification() => 3,
             Error::Install(crate::install::Error::Usage(_)) => 2,
-            Error::Fetch(_) | Error::Bundle(_) | Error::Install(_) | Error::Io { .. } | Error::Other(_) => 1,
+            Error::Fetch(_)
+            | Error::Bundle(_)
+            | Error::Install(_)
+            | Error::Io { .. }
+            | Error::Other(_) => 1,
         }
     }
 }
