@@ -88,11 +88,12 @@ row() {
     ratio="n/a"
   fi
   if [ -n "$rss" ]; then fr=" / $(rss_mib "$f") MiB"; rr=" / $(rss_mib "$r") MiB"; fi
-  ROWS+=("| $fig | ${fm:+$(printf '%.2f s' "$fm")}${fm:-failed}$fr | $label ${rm:+$(printf '%.2f s' "$rm")}${rm:-failed}$rr | **$ratio** | $target |")
+  ROWS+=("| $fig | $(secs "$fm")$fr | $label $(secs "$rm")$rr | **$ratio** | $target |")
 }
 note() { ROWS+=("| $1 | $2 | | | |"); }
 # solo FIGURE NAME: a ferry-only figure (its median and peak RSS), no ratio.
-solo() { local m; m=$(median "$2" || true); ROWS+=("| $1 | ${m:+$(printf '%.2f s' "$m")}${m:-failed} / $(rss_mib "$2") MiB | | | |"); }
+solo() { local m; m=$(median "$2" || true); ROWS+=("| $1 | $(secs "$m") / $(rss_mib "$2") MiB | | | |"); }
+secs() { if [ -n "$1" ]; then printf '%.2f s' "$1"; else echo failed; fi; }
 
 # --- (a) live: lock and bundle the LoRA stack for another target ---------------------------------------------
 if wants a && [ "$LIVE" = 1 ]; then
