@@ -236,7 +236,8 @@ pub fn fetch_models(
             });
         }
     }
-    let done = download::download_all(reqs.clone(), jobs, progress)?;
+    let done = download::download_all(reqs.clone(), jobs, progress)
+        .map_err(|e| hub_error(e, &reqs, &owners, models))?;
     for ((req, got), owner) in reqs.iter().zip(&done).zip(&owners) {
         for &(mi, fi) in owner {
             let f = &mut models[mi].files[fi];
@@ -255,6 +256,46 @@ pub fn fetch_models(
         }
     }
     stage(models, work)
+}
+
+/// A download refused by the hub (401/403, 404) as the hub error it is: gated repo, missing file.
+fn hub_error(
+    err: Error,
+    reqs: &[DownloadRequest],
+    owners: &[Vec<(usize, usize)>],
+    models: &[LockedModel],
+) -> Error {
+    let Error::Download { label, tried } = &err else {
+        return err;
+    };
+    let Some(ri) = reqs.iter().position(|r| &r.label == label) else {
+        return err;
+    };
+    let (mi, fi) = owners[ri][0];
+    let (m, f) = (&models[mi], &models[mi].files[fi]);
+    let refused = tried.iter().find_map(|t| match &*t.error {
+        Error::Status {
+            url, status, code, ..
+        } => Some((url.clone(), *status, code.clone())),
+        _ => None,
+    });
+    match refused {
+        Some((url, 401 | 403, _)) => Error::Gated {
+            repo: m.repo.clone(),
+            url,
+        },
+        Some((url, _, Some(code))) if code == "GatedRepo" => Error::Gated {
+            repo: m.repo.clone(),
+            url,
+        },
+        Some((url, 404, _)) => Error::EntryNotFound {
+            repo: m.source_repo.clone().unwrap_or_else(|| m.repo.clone()),
+            revision: m.commit.to_string(),
+            path: f.path.clone(),
+            url,
+        },
+        _ => err,
+    }
 }
 
 /// Write `refs/<revision>` and list every member.
