@@ -373,3 +373,40 @@ fn datasets_use_their_own_urls() {
         2
     );
 }
+
+#[test]
+fn flaky_api_is_retried_and_requests_for_one_repo_merge() {
+    std::env::set_var("FERRY_RETRY_BASE_MS", "20");
+    let server = HubServer::start();
+    server.add_model("openai/clip-like", text_model_repo());
+    server.fault(
+        "/api/models/openai/clip-like/revision/",
+        hub_server::FaultKind::Status(502),
+        2,
+    );
+    server.fault(
+        "/api/models/openai/clip-like/tree/",
+        hub_server::FaultKind::Status(503),
+        1,
+    );
+    let mut a = request("openai/clip-like");
+    a.include = vec!["*.json".into()];
+    a.reason = Some("added because a config names its tokenizer".into());
+    let mut b = request("openai/clip-like");
+    b.file = Some("merges.txt".into());
+    let hub = Hub::new(&server.url, None).unwrap();
+    let locked = lock_models(&[a, b], &hub).unwrap();
+    assert_eq!(locked.len(), 1);
+    assert_eq!(
+        paths(&locked[0]),
+        [
+            "config.json",
+            "merges.txt",
+            "preprocessor_config.json",
+            "special_tokens_map.json",
+            "tokenizer_config.json",
+            "vocab.json",
+        ]
+    );
+    assert!(locked[0].reason.is_none(), "named directly by one request");
+}

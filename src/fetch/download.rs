@@ -20,7 +20,7 @@ use crate::types::Sha256;
 pub mod progress;
 
 /// Attempts per URL before moving to the next one.
-const MAX_ATTEMPTS: u32 = 4;
+pub(crate) const MAX_ATTEMPTS: u32 = 4;
 /// Redirects followed by hand per request.
 const MAX_REDIRECTS: usize = 10;
 /// Longest `Retry-After` honoured.
@@ -385,7 +385,7 @@ fn status_error(url: Url, headers: &HeaderMap, status: u16) -> Error {
 
 /// Exponential backoff with jitter (base `FERRY_RETRY_BASE_MS`, default 500 ms), or the server's
 /// `Retry-After` (capped) when it gave one.
-fn backoff(attempt: u32, retry_after: Option<Duration>) -> Duration {
+pub(crate) fn backoff(attempt: u32, retry_after: Option<Duration>) -> Duration {
     if let Some(after) = retry_after {
         return after.min(MAX_RETRY_AFTER);
     }

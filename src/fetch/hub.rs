@@ -262,7 +262,29 @@ impl Hub {
         Ok(self.get(&url, repo, Some(commit.as_str()), Some(path))?.0)
     }
 
+    /// A GET with the token, retried with backoff while the failure is transient.
     fn get(
+        &self,
+        url: &Url,
+        repo: &RepoId,
+        revision: Option<&str>,
+        path: Option<&str>,
+    ) -> Result<(Vec<u8>, reqwest::header::HeaderMap), Error> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.get_once(url, repo, revision, path) {
+                Err(e) if e.is_retryable() && attempt < super::download::MAX_ATTEMPTS => {
+                    let wait = super::download::backoff(attempt, e.retry_after());
+                    tracing::warn!("{e}; retrying in {:.1}s", wait.as_secs_f64());
+                    std::thread::sleep(wait);
+                }
+                result => return result,
+            }
+        }
+    }
+
+    fn get_once(
         &self,
         url: &Url,
         repo: &RepoId,

@@ -71,9 +71,32 @@ fn is_unknown(sha: &Sha256) -> bool {
     sha.as_str().bytes().all(|b| b == b'0')
 }
 
-/// Resolve each request to a commit and the files to carry.
+/// Resolve each request to a commit and the files to carry. Requests for the same repo and revision
+/// (say, two configs naming different files of one repo) become one model with the union of their files.
 pub fn lock_models(reqs: &[ModelRequest], hub: &Hub) -> Result<Vec<LockedModel>, Error> {
-    reqs.iter().map(|r| lock_one(r, hub)).collect()
+    let mut out: Vec<LockedModel> = Vec::new();
+    for req in reqs {
+        let locked = lock_one(req, hub)?;
+        let same = out.iter_mut().find(|m| {
+            (&m.repo, m.kind, &m.revision) == (&locked.repo, locked.kind, &locked.revision)
+        });
+        match same {
+            Some(m) => {
+                for f in locked.files {
+                    if !m.files.iter().any(|g| g.path == f.path) {
+                        m.files.push(f);
+                    }
+                }
+                m.files.sort_by(|a, b| a.path.cmp(&b.path));
+                if m.reason.is_some() {
+                    // Named by the user directly wins over "added because …".
+                    m.reason = locked.reason;
+                }
+            }
+            None => out.push(locked),
+        }
+    }
+    Ok(out)
 }
 
 fn lock_one(req: &ModelRequest, hub: &Hub) -> Result<LockedModel, Error> {
@@ -106,8 +129,8 @@ fn lock_one(req: &ModelRequest, hub: &Hub) -> Result<LockedModel, Error> {
             return Err(Error::EntryNotFound {
                 repo: source.clone(),
                 revision: revision.clone(),
+                url: hub.file_url(&source, req.kind, info.commit.as_str(), &path),
                 path,
-                url: hub.file_url(&source, req.kind, info.commit.as_str(), ""),
             });
         };
         files.push(locked_file(f, &source, hub, req.kind, &info.commit)?);
