@@ -410,3 +410,24 @@ fn flaky_api_is_retried_and_requests_for_one_repo_merge() {
     );
     assert!(locked[0].reason.is_none(), "named directly by one request");
 }
+
+#[test]
+fn mirrors_without_tree_api_or_with_upstream_links_still_work() {
+    let server = HubServer::start();
+    server.add_model("org/pipe", diffusers_repo());
+    let with_tree = lock_one(&server, request("org/pipe"));
+
+    // Upstream `Link` headers are followed on the configured endpoint only.
+    let relinked = HubServer::start();
+    relinked.add_model("org/pipe", diffusers_repo());
+    relinked.set_link_origin("http://upstream.invalid:1");
+    assert_eq!(lock_one(&relinked, request("org/pipe")), with_tree);
+    assert!(relinked.requests_to("/tree/").len() > 5);
+
+    // No tree API: the revision API with `?blobs=true` gives the same lock.
+    let bare = HubServer::start();
+    bare.add_model("org/pipe", diffusers_repo());
+    bare.disable_tree_api();
+    assert_eq!(lock_one(&bare, request("org/pipe")), with_tree);
+    assert_eq!(bare.requests_to("?blobs=true").len(), 1);
+}

@@ -287,6 +287,14 @@ async fn fetch_into(
                 }
             })?;
             let n = chunk.len() as u64;
+            if let Some(expected) = req.size.filter(|&s| *len + n > s) {
+                // More than the file can hold: stop reading now rather than at the end.
+                return Err(Error::SizeMismatch {
+                    url: current,
+                    expected,
+                    actual: *len + n,
+                });
+            }
             writer.write(Vec::from(chunk)).await?;
             *len += n;
             progress.advance(&req.label, n);

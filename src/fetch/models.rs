@@ -119,7 +119,14 @@ fn lock_one(req: &ModelRequest, hub: &Hub) -> Result<LockedModel, Error> {
         }
         Err(err) => return Err(err),
     };
-    let tree = hub.tree(&source, req.kind, &info.commit)?;
+    let tree = match hub.tree(&source, req.kind, &info.commit) {
+        Ok(tree) => tree,
+        Err(err @ Error::Gated { .. }) => return Err(err),
+        // A mirror without the tree API: the revision API lists the same files with `?blobs=true`.
+        Err(err) => hub
+            .files_from_revision(&source, req.kind, &info.commit)
+            .map_err(|_| err)?,
+    };
     let paths: Vec<String> = tree.iter().map(|f| f.path.clone()).collect();
     let chosen = choose_files(req, hub, &source, &info.commit, &paths)?;
     let by_path: BTreeMap<&str, &TreeFile> = tree.iter().map(|f| (f.path.as_str(), f)).collect();

@@ -138,6 +138,10 @@ struct State {
     page_size: AtomicUsize,
     hub_base: Mutex<String>,
     storage_base: Mutex<String>,
+    /// Answer the tree API with a bare 404, as a mirror without it would.
+    no_tree_api: std::sync::atomic::AtomicBool,
+    /// Put this origin in `Link` headers instead of our own (a mirror passing upstream links through).
+    link_origin: Mutex<Option<String>>,
 }
 
 pub struct HubServer {
@@ -199,6 +203,14 @@ impl HubServer {
     /// Tree listing page size.
     pub fn set_page_size(&self, n: usize) {
         self.state.page_size.store(n.max(1), Ordering::SeqCst);
+    }
+
+    pub fn disable_tree_api(&self) {
+        self.state.no_tree_api.store(true, Ordering::SeqCst);
+    }
+
+    pub fn set_link_origin(&self, origin: &str) {
+        *self.state.link_origin.lock().unwrap() = Some(origin.to_string());
     }
 
     /// Misbehave `times` times on requests whose path contains `path_contains`.
@@ -369,27 +381,12 @@ fn handle(mut stream: TcpStream, role: Role, state: &State) {
         "content-length: {}\r\nconnection: close\r\n\r\n",
         resp.body.len()
     ));
-    let _ = stream.write_all(head.as_bytes());
     let sent = match body_fault {
-        Some(FaultKind::Truncate(n)) => {
-            let n = n.min(resp.body.len());
-            let _ = stream.write_all(&resp.body[..n]);
-            n
-        }
-        Some(FaultKind::Stall { after, secs }) => {
-            let n = after.min(resp.body.len());
-            let _ = stream.write_all(&resp.body[..n]);
-            let _ = stream.flush();
-            std::thread::sleep(Duration::from_secs(secs));
-            n
-        }
-        _ => {
-            let _ = stream.write_all(&resp.body);
-            resp.body.len()
-        }
+        Some(FaultKind::Truncate(n)) => n.min(resp.body.len()),
+        Some(FaultKind::Stall { after, .. }) => after.min(resp.body.len()),
+        _ => resp.body.len(),
     };
-    let _ = stream.flush();
-    let _ = stream.shutdown(std::net::Shutdown::Both);
+    // Logged before anything is sent, so a client that has its answer always finds it in the log.
     state.log.lock().unwrap().push(Logged {
         role,
         path: full_path,
@@ -397,6 +394,13 @@ fn handle(mut stream: TcpStream, role: Role, state: &State) {
         status: resp.status,
         body_bytes: sent as u64,
     });
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(&resp.body[..sent]);
+    let _ = stream.flush();
+    if let Some(FaultKind::Stall { secs, .. }) = body_fault {
+        std::thread::sleep(Duration::from_secs(secs));
+    }
+    let _ = stream.shutdown(std::net::Shutdown::Both);
 }
 
 fn parse_range_start(v: &str) -> Option<usize> {
@@ -471,6 +475,7 @@ fn route_hub(req: &Request, state: &State) -> Response {
         };
         return match marker {
             "revision" => revision_json(&id, &repo, &commit, req.query.contains("blobs=true")),
+            _ if state.no_tree_api.load(Ordering::SeqCst) => Response::new(404, "Not Found"),
             _ => tree_page(req, state, &repo),
         };
     }
@@ -611,7 +616,12 @@ fn tree_page(req: &Request, state: &State, repo: &Repo) -> Response {
     if cursor + size < all.len() {
         let link = format!(
             "<{}{}?recursive=true&cursor={}>; rel=\"next\"",
-            state.hub_base.lock().unwrap(),
+            state
+                .link_origin
+                .lock()
+                .unwrap()
+                .clone()
+                .unwrap_or_else(|| state.hub_base.lock().unwrap().clone()),
             req.path,
             cursor + size
         );
