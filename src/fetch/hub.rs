@@ -103,9 +103,12 @@ pub fn settings_from(
             let path = match var("HF_TOKEN_PATH") {
                 Some(p) => PathBuf::from(p),
                 None => {
-                    let home = var("HF_HOME").map(PathBuf::from).or_else(|| {
-                        var("HOME").map(|h| PathBuf::from(h).join(".cache").join("huggingface"))
-                    })?;
+                    let cache = var("XDG_CACHE_HOME")
+                        .map(PathBuf::from)
+                        .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".cache")));
+                    let home = var("HF_HOME")
+                        .map(PathBuf::from)
+                        .or_else(|| cache.map(|c| c.join("huggingface")))?;
                     home.join("token")
                 }
             };
@@ -133,7 +136,8 @@ impl Hub {
     }
 
     /// Endpoint from `--hf-endpoint`, else `HF_ENDPOINT`, else the default; token from `HF_TOKEN`, else the
-    /// file at `HF_TOKEN_PATH`, else `$HF_HOME/token`.
+    /// file at `HF_TOKEN_PATH`, else `$HF_HOME/token` (`HF_HOME` defaulting to `$XDG_CACHE_HOME/huggingface`,
+    /// then `~/.cache/huggingface`, as huggingface_hub does).
     pub fn from_env(flag_endpoint: Option<&str>) -> Result<Self, Error> {
         let (endpoint, token) = settings_from(flag_endpoint, |k| std::env::var(k).ok());
         Self::new(&endpoint, token)
