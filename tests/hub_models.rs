@@ -431,3 +431,22 @@ fn mirrors_without_tree_api_or_with_upstream_links_still_work() {
     assert_eq!(lock_one(&bare, request("org/pipe")), with_tree);
     assert_eq!(bare.requests_to("?blobs=true").len(), 1);
 }
+
+#[test]
+fn hostile_paths_from_the_server_are_refused() {
+    let server = HubServer::start();
+    server.add_model(
+        "org/evil",
+        Repo::new()
+            .file("config.json", "{}")
+            .file("a/../../../escape.json", "{}"),
+    );
+    let hub = Hub::new(&server.url, None).unwrap();
+    let err = lock_models(&[request("org/evil")], &hub)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("unsafe file entry 'a/../../../escape.json'"),
+        "{err}"
+    );
+}

@@ -71,12 +71,45 @@ fn is_unknown(sha: &Sha256) -> bool {
     sha.as_str().bytes().all(|b| b == b'0')
 }
 
+/// A `/`-separated relative path with no empty, `.` or `..` segment (repo paths, revision names).
+fn is_safe_relative(path: &str) -> bool {
+    !path.is_empty()
+        && !path.contains(['\\', '\0'])
+        && path
+            .split('/')
+            .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+}
+
+fn is_blob_name(blob: &str) -> bool {
+    matches!(blob.len(), 40 | 64) && blob.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Refuse a locked model whose names could reach outside its cache folder (a hostile server or lock).
+fn check_names(m: &LockedModel) -> Result<(), Error> {
+    if !is_safe_relative(&m.revision) {
+        return Err(Error::Config(format!(
+            "{}: unsafe revision name '{}'",
+            m.repo, m.revision
+        )));
+    }
+    for f in &m.files {
+        if !is_safe_relative(&f.path) || !is_blob_name(&f.blob) {
+            return Err(Error::Config(format!(
+                "{}: unsafe file entry '{}' (blob '{}')",
+                m.repo, f.path, f.blob
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Resolve each request to a commit and the files to carry. Requests for the same repo and revision
 /// (say, two configs naming different files of one repo) become one model with the union of their files.
 pub fn lock_models(reqs: &[ModelRequest], hub: &Hub) -> Result<Vec<LockedModel>, Error> {
     let mut out: Vec<LockedModel> = Vec::new();
     for req in reqs {
         let locked = lock_one(req, hub)?;
+        check_names(&locked)?;
         let same = out.iter_mut().find(|m| {
             (&m.repo, m.kind, &m.revision) == (&locked.repo, locked.kind, &locked.revision)
         });
@@ -238,6 +271,9 @@ pub fn fetch_models(
     // For each request: (model index, file index, blob path).
     let mut owners: Vec<Vec<(usize, usize)>> = Vec::new();
     let mut seen: BTreeMap<PathBuf, usize> = BTreeMap::new();
+    for m in models.iter() {
+        check_names(m)?;
+    }
     for (mi, m) in models.iter_mut().enumerate() {
         let folder = work.join(m.repo.cache_folder(m.kind));
         let source = m.source_repo.clone().unwrap_or_else(|| m.repo.clone());
@@ -449,6 +485,17 @@ mod tests {
             git_blob_sha1(&p).unwrap(),
             "ce013625030ba8dba906f756967f9e9ca394464a"
         );
+    }
+
+    #[test]
+    fn hostile_names_are_refused() {
+        for bad in ["../x", "a/../b", "/etc/passwd", "a//b", "a\\b", "", "."] {
+            assert!(!is_safe_relative(bad), "{bad}");
+        }
+        assert!(is_safe_relative("refs/pr/1"));
+        assert!(is_safe_relative("unet/config.json"));
+        assert!(!is_blob_name("../../x"));
+        assert!(is_blob_name(&"a".repeat(64)));
     }
 
     #[test]
