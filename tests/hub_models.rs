@@ -329,7 +329,8 @@ fn fetch_lays_out_the_cache_without_leaking_the_token() {
         p = snapshot_download('org/pipe')\n\
         files = sorted(os.path.relpath(os.path.join(d, f), p) for d, _, fs in os.walk(p) for f in fs)\n\
         cfg = json.load(open(hf_hub_download('org/pipe', 'unet/config.json')))\n\
-        print(json.dumps({'path': p, 'files': files, 'cfg': cfg}))\n";
+        size = sum(os.path.getsize(os.path.join(p, f)) for f in files)\n\
+        print(json.dumps({'path': p, 'files': files, 'cfg': cfg, 'size': size}))\n";
     let out = std::process::Command::new(&python)
         .args(["-c", script])
         .env("HF_HUB_CACHE", root.path().join("models/hub"))
@@ -347,6 +348,8 @@ fn fetch_lays_out_the_cache_without_leaking_the_token() {
     assert!(v["path"].as_str().unwrap().ends_with(m.commit.as_str()));
     assert_eq!(v["files"].as_array().unwrap().len(), m.files.len());
     assert_eq!(v["cfg"]["sample_size"], 64);
+    let total: u64 = m.files.iter().map(|f| f.size).sum();
+    assert_eq!(v["size"], total, "every symlink resolves to its full blob");
 }
 
 #[test]
