@@ -142,8 +142,9 @@ async fn download_one(
     progress.start(&req.label, req.size);
     progress.advance(&req.label, len);
 
-    // A complete `.incomplete` from an interrupted run: check it before asking anyone.
-    if len > 0 && req.size == Some(len) {
+    // A complete `.incomplete` from an interrupted run: when its hash can be checked, check it before
+    // asking anyone.
+    if len > 0 && req.size == Some(len) && req.sha256.is_some() {
         if verify(&writer, req, first).await.is_ok() {
             return finish(writer, req, first, 0, resumed_bytes, progress).await;
         }
