@@ -274,3 +274,23 @@ fn many_files_in_parallel_keep_their_order() {
     let events = progress.0.lock().unwrap();
     assert_eq!(events.iter().filter(|e| e.starts_with("finish")).count(), 8);
 }
+
+#[test]
+fn finished_incomplete_file_needs_no_request_and_a_bad_cache_is_replaced() {
+    let (server, big) = setup();
+    let dir = tempfile::tempdir().unwrap();
+    let r = req(&server, dir.path(), &big);
+    std::fs::write(incomplete_path(&r.dest), &big).unwrap();
+    let got = download_all(vec![r.clone()], 1, &SilentProgress).unwrap();
+    assert_eq!(got[0].resumed_bytes, big.len() as u64);
+    assert!(server.log().is_empty());
+    assert!(!incomplete_path(&r.dest).exists());
+
+    // A damaged file under the final name is not a cache hit.
+    let mut damaged = big.clone();
+    damaged[100] ^= 1;
+    std::fs::write(&r.dest, &damaged).unwrap();
+    download_all(vec![r.clone()], 1, &SilentProgress).unwrap();
+    assert_eq!(std::fs::read(&r.dest).unwrap(), big);
+    assert_eq!(server.requests_to("/resolve/").len(), 1);
+}
