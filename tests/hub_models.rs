@@ -387,6 +387,7 @@ fn flaky_api_is_retried_and_requests_for_one_repo_merge() {
         hub_server::FaultKind::Status(502),
         2,
     );
+    server.fail_nth(1, hub_server::FaultKind::Status(500));
     server.fault(
         "/api/models/openai/clip-like/tree/",
         hub_server::FaultKind::Status(503),

@@ -140,6 +140,9 @@ struct State {
     storage_base: Mutex<String>,
     /// Answer the tree API with a bare 404, as a mirror without it would.
     no_tree_api: std::sync::atomic::AtomicBool,
+    /// Requests seen by both servers, and faults due on a given request number (1-based).
+    requests: AtomicUsize,
+    nth_faults: Mutex<Vec<(usize, FaultKind)>>,
     /// Put this origin in `Link` headers instead of our own (a mirror passing upstream links through).
     link_origin: Mutex<Option<String>>,
 }
@@ -220,6 +223,11 @@ impl HubServer {
             kind,
             remaining: times,
         });
+    }
+
+    /// Misbehave on the `n`th request either server receives (1-based), whatever it asks for.
+    pub fn fail_nth(&self, n: usize, kind: FaultKind) {
+        self.state.nth_faults.lock().unwrap().push((n, kind));
     }
 
     pub fn log(&self) -> Vec<Logged> {
@@ -318,6 +326,16 @@ fn read_request(stream: &TcpStream) -> Option<Request> {
 }
 
 fn take_fault(state: &State, path: &str) -> Option<FaultKind> {
+    let n = state.requests.fetch_add(1, Ordering::SeqCst) + 1;
+    if let Some((_, kind)) = state
+        .nth_faults
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(at, _)| *at == n)
+    {
+        return Some(kind.clone());
+    }
     let mut faults = state.faults.lock().unwrap();
     let f = faults
         .iter_mut()
