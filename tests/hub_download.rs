@@ -294,3 +294,19 @@ fn finished_incomplete_file_needs_no_request_and_a_bad_cache_is_replaced() {
     assert_eq!(std::fs::read(&r.dest).unwrap(), big);
     assert_eq!(server.requests_to("/resolve/").len(), 1);
 }
+
+#[test]
+fn url_credentials_stay_with_their_host() {
+    let (server, big) = setup();
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = req(&server, dir.path(), &big);
+    r.urls[0].set_username("user").unwrap();
+    r.urls[0].set_password(Some("pw")).unwrap();
+    download_all(vec![r], 1, &SilentProgress).unwrap();
+    let hub = server.requests_to("/resolve/");
+    assert!(hub[0]
+        .header("authorization")
+        .unwrap()
+        .starts_with("Basic "));
+    assert!(!server.storage_saw_authorization());
+}

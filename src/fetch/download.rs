@@ -228,7 +228,7 @@ async fn fetch_into(
             .map_err(|e| Error::from_reqwest(&current, e))?;
         let status = resp.status().as_u16();
         if matches!(status, 301 | 302 | 303 | 307 | 308) {
-            current = resp
+            let mut next = resp
                 .headers()
                 .get(LOCATION)
                 .and_then(|l| l.to_str().ok())
@@ -236,6 +236,12 @@ async fn fetch_into(
                 .ok_or_else(|| Error::BadRedirect {
                     url: current.clone(),
                 })?;
+            // Credentials in the URL (a private index) stay with their host, like the bearer token.
+            if same_host(&next, url) && next.username().is_empty() && !url.username().is_empty() {
+                let _ = next.set_username(url.username());
+                let _ = next.set_password(url.password());
+            }
+            current = next;
             continue;
         }
         match status {
