@@ -692,10 +692,10 @@ fn tokenizer_files(repo: Repo, folder: &str) -> Repo {
     repo.file(
         &p("vocab.json"),
         json(
-            serde_json::json!({ "a</w>": 0, "b</w>": 1, "<|startoftext|>": 2, "<|endoftext|>": 3 }),
+            serde_json::json!({ "a": 0, "b": 1, "ab": 2, "a</w>": 3, "b</w>": 4, "ab</w>": 5, "<|startoftext|>": 6, "<|endoftext|>": 7 }),
         ),
     )
-    .file(&p("merges.txt"), "#version: 0.2\na b\n")
+    .file(&p("merges.txt"), "#version: 0.2\na b\na b</w>\n")
     .file(
         &p("tokenizer_config.json"),
         json(serde_json::json!({ "model_max_length": 77 })),
