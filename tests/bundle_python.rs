@@ -319,3 +319,77 @@ fn unknown_packages_and_bad_lines_name_the_place() {
     );
     assert!(err.contains("requirements.txt:2"), "{err}");
 }
+
+#[test]
+fn compiled_sdists_travel_with_their_build_requirements() {
+    let index = IndexServer::start(Mode::Json);
+    let (name, bytes) = support::wheels::sdist_with_c_extension("fastthing", "1.0");
+    index.add("fastthing", &name, bytes);
+    serve_build_backend(&index);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("requirements.txt"), "fastthing\n").unwrap();
+    let py = host_python_version();
+    ok(ferry(d).args(["keygen", "-s", "k", "-p", "k.pub", "--unencrypted"]));
+    ok(ferry(d).args([
+        "bundle",
+        "-r",
+        "requirements.txt",
+        "-s",
+        "k",
+        "-o",
+        "c.ferry.tar",
+        "--index-url",
+        &index.url,
+        "--python-version",
+        &py,
+        "--platform",
+        "manylinux_2_28_x86_64",
+    ]));
+    let inspect: serde_json::Value =
+        serde_json::from_str(&ok(ferry(d).args(["inspect", "c.ferry.tar", "--json"]))).unwrap();
+    let pkgs = inspect["packages"].as_array().unwrap();
+    let fast = pkgs.iter().find(|p| p["name"] == "fastthing").unwrap();
+    assert_eq!(fast["filename"], "fastthing-1.0.tar.gz", "{inspect:#}");
+    assert_eq!(fast["needs_compiler"], true, "{inspect:#}");
+    let setuptools = pkgs
+        .iter()
+        .find(|p| p["name"] == "setuptools")
+        .expect("build requirement bundled");
+    assert!(
+        setuptools["reason"]
+            .as_str()
+            .unwrap()
+            .contains("build requirement of fastthing"),
+        "{inspect:#}"
+    );
+    let text = ok(ferry(d).args(["inspect", "c.ferry.tar"]));
+    assert!(text.contains("needs a compiler"), "{text}");
+    // Offline: pip builds it from wheels/ alone (setuptools comes from the bundle).
+    let x = d.join("x");
+    std::fs::create_dir(&x).unwrap();
+    ok(std::process::Command::new("tar")
+        .args(["xf", "../c.ferry.tar"])
+        .current_dir(&x));
+    ok(std::process::Command::new(test_python())
+        .args(["-m", "venv", "venv"])
+        .current_dir(d));
+    ok(std::process::Command::new(d.join("venv/bin/python"))
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-index",
+            "--find-links",
+            "x/wheels",
+            "-r",
+            "requirements.txt",
+        ])
+        .env("PIP_CONFIG_FILE", "/dev/null")
+        .env_remove("PIP_FIND_LINKS")
+        .current_dir(d));
+    let out = ok(std::process::Command::new(d.join("venv/bin/python"))
+        .args(["-c", "import fastthing; print(fastthing.answer())"]));
+    assert_eq!(out.trim(), "42");
+}

@@ -146,6 +146,39 @@ pub fn sdist(name: &str, version: &str, requires: &[&str]) -> (String, Vec<u8>) 
             format!("__version__ = \"{version}\"\n").into_bytes(),
         ),
     ];
+    tar_gz(&root, files)
+}
+
+/// An sdist with a C extension module `{name}._speed` (setup.py + pyproject): needs a compiler to build.
+pub fn sdist_with_c_extension(name: &str, version: &str) -> (String, Vec<u8>) {
+    let dist = name.replace(['-', '.'], "_");
+    let module = name.replace('-', "_").to_lowercase();
+    let root = format!("{dist}-{version}");
+    let pyproject = format!(
+        "[build-system]\nrequires = [\"setuptools>=40.8.0\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"{name}\"\nversion = \"{version}\"\n"
+    );
+    let setup = format!(
+        "from setuptools import setup, Extension\nsetup(packages=['{module}'], ext_modules=[Extension('{module}._speed', ['{module}/_speed.c'])])\n"
+    );
+    let c = "#include <Python.h>\nstatic PyObject* answer(PyObject* s, PyObject* a) { return PyLong_FromLong(42); }\n\
+static PyMethodDef M[] = {{\"answer\", answer, METH_NOARGS, \"\"}, {0}};\n\
+static struct PyModuleDef D = {PyModuleDef_HEAD_INIT, \"_speed\", 0, -1, M};\n\
+PyMODINIT_FUNC PyInit__speed(void) { return PyModule_Create(&D); }\n";
+    let pkg_info = format!("Metadata-Version: 2.2\nName: {name}\nVersion: {version}\n");
+    let files = vec![
+        (format!("{root}/pyproject.toml"), pyproject.into_bytes()),
+        (format!("{root}/setup.py"), setup.into_bytes()),
+        (format!("{root}/PKG-INFO"), pkg_info.into_bytes()),
+        (
+            format!("{root}/{module}/__init__.py"),
+            b"from ._speed import answer\n".to_vec(),
+        ),
+        (format!("{root}/{module}/_speed.c"), c.as_bytes().to_vec()),
+    ];
+    tar_gz(&root, files)
+}
+
+fn tar_gz(root: &str, files: Vec<(String, Vec<u8>)>) -> (String, Vec<u8>) {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     {
         let mut t = tar::Builder::new(&mut gz);
