@@ -32,7 +32,7 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
         .map(bundle::parse_size)
         .transpose()
         .map_err(|e| crate::Error::Usage(e.to_string()))?;
-    let progress = super::progress(false);
+    let progress = super::progress();
     let (mut lock, pinned, index) = match &settings.locked {
         Some(path) => (read_lock(path)?, Vec::new(), None),
         None => {

@@ -57,9 +57,16 @@ pub fn run(command: Command) -> Result<(), crate::Error> {
     }
 }
 
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `-q`: errors only.
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Progress for downloads: bars on a TTY, plain lines otherwise, nothing with `-q`.
-pub fn progress(quiet: bool) -> Box<dyn crate::fetch::download::Progress> {
-    if quiet {
+pub fn progress() -> Box<dyn crate::fetch::download::Progress> {
+    if QUIET.load(std::sync::atomic::Ordering::Relaxed) {
         Box::new(crate::fetch::download::SilentProgress)
     } else {
         Box::new(crate::fetch::download::progress::TermProgress::new())

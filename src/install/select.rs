@@ -225,6 +225,8 @@ mod tests {
             hf_endpoint: None,
             packages,
             models: vec![],
+            local_paths: vec![],
+            skipped: vec![],
         }
     }
 

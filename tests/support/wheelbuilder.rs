@@ -172,6 +172,8 @@ impl Staging {
                 hf_endpoint: None,
                 packages: vec![],
                 models: vec![],
+                local_paths: vec![],
+                skipped: vec![],
             },
         }
     }
