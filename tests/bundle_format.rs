@@ -323,3 +323,42 @@ fn keygen_writes_a_key_pair_minisign_can_use() {
     );
     bundle::sign::load_secret_key_with(&sk, None).unwrap();
 }
+
+#[test]
+fn the_writer_refuses_entries_that_disagree_with_the_lock() {
+    let fx = fixture();
+    let out = fx.path("demo.ferry.tar");
+    let write = |entries: Vec<bundle::Entry>| {
+        bundle::write(&fx.lock, entries, &fx.key(), &out, &fx.options()).unwrap_err()
+    };
+    // A package of the lock without its file.
+    let entries: Vec<_> = fx
+        .entries
+        .iter()
+        .filter(|e| !e.member().ends_with(WHEEL))
+        .cloned()
+        .collect();
+    let err = write(entries);
+    assert!(err.to_string().contains(WHEEL), "{err}");
+    // A model file without its snapshot symlink.
+    let entries: Vec<_> = fx
+        .entries
+        .iter()
+        .filter(|e| {
+            !e.member()
+                .ends_with("snapshots/0123456789abcdef0123456789abcdef01234567/config.json")
+        })
+        .cloned()
+        .collect();
+    let err = write(entries);
+    assert!(err.to_string().contains("snapshot symlink"), "{err}");
+    // An unsafe member name.
+    let mut entries = fx.entries.clone();
+    entries.push(bundle::Entry::Symlink {
+        member: "models/hub/models--org--tiny/snapshots/x/evil".into(),
+        target: "../../../../../etc/passwd".into(),
+    });
+    let err = write(entries);
+    assert!(err.to_string().contains("evil"), "{err}");
+    assert!(!out.exists());
+}

@@ -9,7 +9,7 @@ mod volumes;
 mod writer;
 
 pub use error::Error;
-pub use layout::{check_member_name, MANIFEST, SUMS, SUMS_SIG};
+pub use layout::{check_member_name, model_folder, snapshot_link_target, MANIFEST, SUMS, SUMS_SIG};
 pub use reader::{extract, read_front, read_manifest, verify, Front, Member, MemberKind, Verified};
 pub use sign::{KeyId, PublicKey, SecretKey};
 pub use volumes::{parse_size, MAX_VOLUME};

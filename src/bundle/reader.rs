@@ -259,7 +259,6 @@ impl Pass {
             };
             members.push(member);
         }
-        drop(entries);
         ctx.check_end(archive.into_inner(), split)?;
 
         for name in sums.keys() {
@@ -267,7 +266,11 @@ impl Pass {
                 return Err(ctx.bad(name, format!("listed in {SUMS} but not in the bundle")));
             }
         }
-        layout::check_manifest(&lock, &sized)
+        let links: BTreeMap<String, String> = members
+            .iter()
+            .filter_map(|m| Some((m.path.clone(), m.link_target.clone()?)))
+            .collect();
+        layout::check_manifest(&lock, &sized, &links)
             .map_err(|(member, message)| ctx.bad(&member, message))?;
         Ok(Verified {
             lock,

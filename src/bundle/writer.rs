@@ -91,13 +91,20 @@ pub fn write(
     let manifest_sha = Sha256::digest(manifest.as_bytes());
     sums.insert(MANIFEST.to_string(), manifest_sha.clone());
     sized.insert(MANIFEST.to_string(), (manifest_sha, manifest.len() as u64));
+    let mut links = BTreeMap::new();
     for (name, planned) in &plan {
-        if let Planned::File { sha256, size, .. } = planned {
-            sums.insert(name.clone(), sha256.clone());
-            sized.insert(name.clone(), (sha256.clone(), *size));
+        match planned {
+            Planned::File { sha256, size, .. } => {
+                sums.insert(name.clone(), sha256.clone());
+                sized.insert(name.clone(), (sha256.clone(), *size));
+            }
+            Planned::Symlink(target) => {
+                links.insert(name.clone(), target.clone());
+            }
+            Planned::Dir => {}
         }
     }
-    layout::check_manifest(&lock, &sized)
+    layout::check_manifest(&lock, &sized, &links)
         .map_err(|(member, message)| Error::InvalidEntry { member, message })?;
     let sums_text = layout::format_sums(&sums);
     let signature = key
