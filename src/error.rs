@@ -33,6 +33,7 @@ impl Error {
         match self {
             Error::Input(_) | Error::Target(_) | Error::Usage(_) => 2,
             Error::Bundle(e) if e.is_verification() => 3,
+            Error::Bundle(e) if e.is_usage() => 2,
             Error::Bundle(_) | Error::Io { .. } | Error::Other(_) => 1,
         }
     }

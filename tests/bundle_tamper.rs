@@ -415,6 +415,22 @@ fn hostile_members_are_refused_and_extract_leaves_nothing() {
             "planted",
         ),
         (
+            "file in place of a folder",
+            vec![Raw::File(
+                "models/hub/models--org--other".into(),
+                b"x".to_vec(),
+            )],
+            "models--org--other",
+        ),
+        (
+            "file inside a file",
+            vec![
+                Raw::File(format!("{snap}/plain"), b"x".to_vec()),
+                Raw::File(format!("{snap}/plain/nested"), b"y".to_vec()),
+            ],
+            "nested",
+        ),
+        (
             "huge declared size",
             vec![Raw::Huge("wheels/huge.whl".into())],
             "huge.whl",
@@ -426,7 +442,7 @@ fn hostile_members_are_refused_and_extract_leaves_nothing() {
         // The member checks run before the SHA256SUMS lookup, so the bad members need not be listed; one case
         // lists its bad name to show SHA256SUMS itself is checked too.
         let mut listed = listed_files(&good);
-        if what == "dotdot listed" {
+        if what == "dotdot listed" || what == "file inside a file" {
             listed.extend(listed_files(&bad));
         }
         let path = build(&fx, &listed, &members);

@@ -90,6 +90,11 @@ impl Error {
         )
     }
 
+    /// The user asked for something malformed (exit 2).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, Error::InvalidSize(_))
+    }
+
     /// The member this error is about, if any.
     pub fn member(&self) -> Option<&str> {
         match self {

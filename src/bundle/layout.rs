@@ -56,6 +56,11 @@ pub fn check_member_name(name: &str) -> Result<(), String> {
     }
 }
 
+/// `wheels`, `models`, `models/hub` and the repo folders are folders, never files or links.
+pub(crate) fn must_be_folder(name: &str) -> bool {
+    name == WHEELS || name == MODELS || (name.starts_with(HUB) && name.split('/').count() <= 3)
+}
+
 fn is_repo_folder(folder: &str) -> bool {
     ["models--", "datasets--"]
         .iter()

@@ -18,6 +18,11 @@ pub use writer::{write, Entry, WriteOptions, WriteSummary};
 /// The trusted comment ferry signs with when the caller has no better one: no wall clock, so the same lock
 /// gives the same signature.
 pub fn default_trusted_comment(name: &str, created: u64) -> String {
+    let name: String = name
+        .trim()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     format!("ferry bundle {name} created {created}")
 }
 

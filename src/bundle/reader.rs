@@ -67,6 +67,16 @@ pub fn verify(bundle: &Path, public_key: &Path) -> Result<Verified, Error> {
 /// is removed again.
 pub fn extract(bundle: &Path, public_key: &Path, dest: &Path) -> Result<Verified, Error> {
     let key = sign::load_public_key(public_key)?;
+    let mut listing = std::fs::read_dir(dest).map_err(|e| Error::io(dest, e))?;
+    if listing.next().is_some() {
+        return Err(Error::io(
+            dest,
+            io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "extract needs an empty staging folder",
+            ),
+        ));
+    }
     let mut out = Output {
         dest: dest.to_path_buf(),
         created: BTreeSet::new(),
@@ -288,6 +298,7 @@ struct Ctx {
     names: HashSet<String>,
     folders_used: HashSet<String>,
     symlinks: HashSet<String>,
+    files: HashSet<String>,
 }
 
 impl Ctx {
@@ -299,6 +310,7 @@ impl Ctx {
             names: HashSet::new(),
             folders_used: HashSet::new(),
             symlinks: HashSet::new(),
+            files: HashSet::new(),
         }
     }
 
@@ -440,15 +452,22 @@ impl Ctx {
         if let Some(link) = layout::ancestors(&name).find(|a| self.symlinks.contains(*a)) {
             return Err(self.unsafe_member(&name, format!("inside symlink '{link}'")));
         }
-        if kind != MemberKind::Dir && self.folders_used.contains(&name) {
-            return Err(self.unsafe_member(&name, "replaces a folder of an earlier member"));
+        if let Some(file) = layout::ancestors(&name).find(|a| self.files.contains(*a)) {
+            return Err(self.unsafe_member(&name, format!("inside file '{file}'")));
+        }
+        if kind != MemberKind::Dir
+            && (self.folders_used.contains(&name) || layout::must_be_folder(&name))
+        {
+            return Err(self.unsafe_member(&name, "takes the place of a folder"));
         }
         for folder in layout::ancestors(&name) {
             self.folders_used.insert(folder.to_string());
         }
-        if kind == MemberKind::Symlink {
-            self.symlinks.insert(name.clone());
-        }
+        match kind {
+            MemberKind::Symlink => self.symlinks.insert(name.clone()),
+            MemberKind::File => self.files.insert(name.clone()),
+            MemberKind::Dir => false,
+        };
         let size = entry.size();
         if kind != MemberKind::File && size != 0 {
             return Err(self.unsafe_member(&name, format!("{kind:?} member carries {size} bytes")));

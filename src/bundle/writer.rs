@@ -198,6 +198,9 @@ fn plan(entries: Vec<Entry>) -> Result<BTreeMap<String, Planned>, Error> {
     for entry in entries {
         let name = entry.member().to_string();
         check_member_name(&name).map_err(|e| invalid(&name, e))?;
+        if layout::must_be_folder(&name) {
+            return Err(invalid(&name, "must be a folder".into()));
+        }
         if [MANIFEST, SUMS, SUMS_SIG].contains(&name.as_str()) {
             return Err(invalid(&name, "written by the bundle writer itself".into()));
         }
