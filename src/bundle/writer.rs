@@ -3,7 +3,7 @@
 //! matches its sha256 or size aborts the write, and nothing appears under the output name.
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Take};
+use std::io::{self, BufReader, BufWriter, Read, Take};
 use std::path::{Path, PathBuf};
 
 use tar::{EntryType, Header};
@@ -143,7 +143,10 @@ pub fn write(
                 tar.append_link(&mut h, name, target).map_err(io_err)?;
             }
             Planned::File { path, sha256, size } => {
-                let file = File::open(path).map_err(|e| Error::io(path, e))?;
+                let file = BufReader::with_capacity(
+                    1 << 20,
+                    File::open(path).map_err(|e| Error::io(path, e))?,
+                );
                 let mut h = header(EntryType::Regular, FILE_MODE, *size, opts.mtime);
                 let mut reader = HashingReader {
                     inner: file.take(*size),
@@ -246,7 +249,7 @@ fn header(kind: EntryType, mode: u32, size: u64, mtime: u64) -> Header {
 
 /// Feeds what it reads to the hasher; keeps the source's own I/O error apart from the output's.
 struct HashingReader<'a> {
-    inner: Take<File>,
+    inner: Take<BufReader<File>>,
     pipe: &'a mut HashPipe,
     path: &'a Path,
     error: Option<Error>,
