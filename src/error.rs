@@ -6,9 +6,13 @@ pub enum Error {
     #[error(transparent)]
     Input(#[from] crate::inputs::Error),
     #[error(transparent)]
+    Fetch(Box<crate::fetch::Error>),
+    #[error(transparent)]
     Bundle(#[from] crate::bundle::Error),
     #[error(transparent)]
     Target(#[from] crate::target::TargetError),
+    #[error(transparent)]
+    Install(#[from] crate::install::Error),
     #[error("{0}")]
     Usage(String),
     #[error("{}: {source}", path.display())]
@@ -18,6 +22,12 @@ pub enum Error {
     },
     #[error("{0}")]
     Other(String),
+}
+
+impl From<crate::fetch::Error> for Error {
+    fn from(e: crate::fetch::Error) -> Self {
+        Error::Fetch(Box::new(e))
+    }
 }
 
 impl Error {
@@ -34,7 +44,13 @@ impl Error {
             Error::Input(_) | Error::Target(_) | Error::Usage(_) => 2,
             Error::Bundle(e) if e.is_verification() => 3,
             Error::Bundle(e) if e.is_usage() => 2,
-            Error::Bundle(_) | Error::Io { .. } | Error::Other(_) => 1,
+            Error::Install(e) if e.is_verification() => 3,
+            Error::Install(crate::install::Error::Usage(_)) => 2,
+            Error::Fetch(_)
+            | Error::Bundle(_)
+            | Error::Install(_)
+            | Error::Io { .. }
+            | Error::Other(_) => 1,
         }
     }
 }

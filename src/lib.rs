@@ -7,9 +7,12 @@ pub mod cli;
 pub mod commands;
 pub mod dist;
 mod error;
+pub mod fetch;
 pub mod host;
 pub mod inputs;
+pub mod install;
 pub mod lock;
+pub mod resolve;
 pub mod target;
 pub mod types;
 

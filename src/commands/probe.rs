@@ -1,4 +1,4 @@
-//! `ferry probe`.
+//! `ferry probe`: describe this host's interpreter as a target (JSON) for `ferry lock --target`.
 use std::path::PathBuf;
 
 #[derive(Debug, Clone)]
@@ -7,6 +7,12 @@ pub struct Settings {
     pub output: PathBuf,
 }
 
-pub fn run(_settings: Settings) -> Result<(), crate::Error> {
-    Err(crate::Error::Usage("ferry probe: not built yet".into()))
+pub fn run(settings: Settings) -> Result<(), crate::Error> {
+    let target = crate::host::detect(settings.python.as_deref())
+        .map_err(|e| crate::Error::Other(e.to_string()))?;
+    let mut json = serde_json::to_string_pretty(&target).expect("target serializes");
+    json.push('\n');
+    std::fs::write(&settings.output, &json).map_err(|e| crate::Error::io(&settings.output, e))?;
+    print!("{json}");
+    Ok(())
 }

@@ -1,0 +1,430 @@
+//! Package index client: project pages (PEP 691 JSON, PEP 503 HTML), find-links, and core metadata
+//! (PEP 658 `.metadata`, else the wheel's METADATA read through HTTP Range requests).
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use pep508_rs::PackageName;
+use url::Url;
+
+use super::metadata::{self, Metadata};
+use super::range_reader::RangeReader;
+use super::simple::{self, DistFile};
+use super::sources::{redact, Sources};
+use crate::dist::{parse_sdist, WheelFilename};
+use crate::types::Sha256;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum IndexError {
+    #[error("unknown package '{name}': not found on {}", indexes.join(", "))]
+    NotFound { name: String, indexes: Vec<String> },
+    #[error("{url}: HTTP {status}")]
+    Status { url: String, status: u16 },
+    #[error("{url}: {message}")]
+    Network { url: String, message: String },
+    #[error("{url}: {message}")]
+    Parse { url: String, message: String },
+    #[error("{url}: sha256 mismatch (expected {expected}, got {actual})")]
+    HashMismatch {
+        url: String,
+        expected: Sha256,
+        actual: Sha256,
+    },
+}
+
+impl IndexError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            IndexError::Status { status, .. } => *status >= 500 || *status == 429,
+            IndexError::Network { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+/// A project as the first index that has it lists it, plus find-links files.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub name: PackageName,
+    pub files: Vec<DistFile>,
+    /// The index that served the page (None: find-links only).
+    pub index: Option<Url>,
+}
+
+type Slot<T> = Arc<OnceLock<Result<Arc<T>, IndexError>>>;
+
+pub struct IndexClient {
+    http: reqwest::blocking::Client,
+    sources: Sources,
+    projects: Mutex<HashMap<PackageName, Slot<Project>>>,
+    metadata: Mutex<HashMap<Url, Slot<Metadata>>>,
+    find_links_pages: OnceLock<Vec<DistFile>>,
+    /// Requests made, for the summary and tests.
+    pub requests: std::sync::atomic::AtomicUsize,
+}
+
+const ATTEMPTS: u32 = 4;
+
+impl IndexClient {
+    pub fn new(sources: Sources) -> Self {
+        Self {
+            http: super::http::client(),
+            sources,
+            projects: Mutex::default(),
+            metadata: Mutex::default(),
+            find_links_pages: OnceLock::new(),
+            requests: Default::default(),
+        }
+    }
+
+    pub fn sources(&self) -> &Sources {
+        &self.sources
+    }
+
+    /// GET with retries on 5xx/429/network errors; 404 comes back as `Ok(None)`.
+    fn get(
+        &self,
+        url: &Url,
+        accept: Option<&str>,
+    ) -> Result<Option<(String, Vec<u8>)>, IndexError> {
+        if url.scheme() == "file" {
+            let path = url.to_file_path().map_err(|_| IndexError::Parse {
+                url: url.to_string(),
+                message: "bad file URL".into(),
+            })?;
+            let path = if path.is_dir() {
+                path.join("index.html")
+            } else {
+                path
+            };
+            return match std::fs::read(&path) {
+                Ok(b) => Ok(Some(("text/html".into(), b))),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(IndexError::Network {
+                    url: url.to_string(),
+                    message: e.to_string(),
+                }),
+            };
+        }
+        let mut last = None;
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                std::thread::sleep(backoff(attempt));
+            }
+            self.requests
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut req = self.http.get(url.clone());
+            if let Some(a) = accept {
+                req = req.header(reqwest::header::ACCEPT, a);
+            }
+            let result = req.send().and_then(|r| {
+                let status = r.status();
+                let ct = r
+                    .headers()
+                    .get(reqwest::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                r.bytes().map(|b| (status, ct, b.to_vec()))
+            });
+            let err = match result {
+                Ok((status, ct, body)) if status.is_success() => return Ok(Some((ct, body))),
+                Ok((status, ..))
+                    if status == reqwest::StatusCode::NOT_FOUND
+                        || status == reqwest::StatusCode::GONE =>
+                {
+                    return Ok(None)
+                }
+                Ok((status, ..)) => IndexError::Status {
+                    url: redact(url),
+                    status: status.as_u16(),
+                },
+                Err(e) => IndexError::Network {
+                    url: redact(url),
+                    message: error_chain(&e),
+                },
+            };
+            if !err.is_retryable() {
+                return Err(err);
+            }
+            tracing::debug!("retrying after {err}");
+            last = Some(err);
+        }
+        Err(last.expect("at least one attempt"))
+    }
+
+    /// The project's files, from the first index that has it (dependency-confusion safe) plus find-links.
+    pub fn project(&self, name: &PackageName) -> Result<Arc<Project>, IndexError> {
+        let slot = self
+            .projects
+            .lock()
+            .unwrap()
+            .entry(name.clone())
+            .or_default()
+            .clone();
+        slot.get_or_init(|| self.fetch_project(name).map(Arc::new))
+            .clone()
+    }
+
+    fn fetch_project(&self, name: &PackageName) -> Result<Project, IndexError> {
+        let mut files = Vec::new();
+        let mut served_by = None;
+        for index in &self.sources.indexes {
+            let url = index
+                .join(&format!("{name}/"))
+                .map_err(|e| IndexError::Parse {
+                    url: redact(index),
+                    message: e.to_string(),
+                })?;
+            let Some((content_type, body)) = self.get(&url, Some(simple::ACCEPT))? else {
+                continue;
+            };
+            let parsed = if content_type.starts_with("application/vnd.pypi.simple.v1+json") {
+                simple::parse_json(&body, &url)
+            } else {
+                simple::parse_html(&String::from_utf8_lossy(&body), &url)
+            };
+            files = parsed.map_err(|message| IndexError::Parse {
+                url: redact(&url),
+                message,
+            })?;
+            served_by = Some(index.clone());
+            break;
+        }
+        files.extend(
+            self.find_links_files()
+                .iter()
+                .filter(|f| file_belongs_to(&f.filename, name))
+                .cloned(),
+        );
+        if served_by.is_none() && files.is_empty() {
+            let mut indexes: Vec<String> = self.sources.indexes.iter().map(redact).collect();
+            indexes.extend(self.sources.find_links.iter().cloned());
+            return Err(IndexError::NotFound {
+                name: name.to_string(),
+                indexes,
+            });
+        }
+        Ok(Project {
+            name: name.clone(),
+            files,
+            index: served_by,
+        })
+    }
+
+    /// Every file found in the find-links folders and pages (read once).
+    fn find_links_files(&self) -> &[DistFile] {
+        self.find_links_pages.get_or_init(|| {
+            let mut out = Vec::new();
+            for link in &self.sources.find_links {
+                let path = PathBuf::from(link.strip_prefix("file://").unwrap_or(link));
+                if path.is_dir() {
+                    let Ok(entries) = std::fs::read_dir(&path) else {
+                        continue;
+                    };
+                    let mut names: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+                    names.sort();
+                    for p in names {
+                        let Ok(url) =
+                            Url::from_file_path(std::fs::canonicalize(&p).unwrap_or(p.clone()))
+                        else {
+                            continue;
+                        };
+                        let Some(filename) = p.file_name().and_then(|n| n.to_str()) else {
+                            continue;
+                        };
+                        out.push(DistFile {
+                            filename: filename.to_string(),
+                            url,
+                            sha256: None,
+                            requires_python: None,
+                            yanked: false,
+                            core_metadata: None,
+                            size: std::fs::metadata(&p).ok().map(|m| m.len()),
+                        });
+                    }
+                } else if let Ok(url) = Url::parse(link) {
+                    match self.get(&url, Some("text/html")) {
+                        Ok(Some((_, body))) => out.extend(
+                            simple::parse_html(&String::from_utf8_lossy(&body), &url)
+                                .unwrap_or_default(),
+                        ),
+                        Ok(None) => tracing::warn!("find-links page {} not found", redact(&url)),
+                        Err(e) => tracing::warn!("find-links page: {e}"),
+                    }
+                } else {
+                    tracing::warn!("find-links '{link}' is neither a folder nor a URL");
+                }
+            }
+            out
+        })
+    }
+
+    /// Other URLs for the same file (same name and, when listed, same sha256) on every configured index,
+    /// for fail-over when a mirror is not in sync. Errors only drop an index from the list.
+    pub fn alternates(&self, name: &PackageName, filename: &str, sha256: &Sha256) -> Vec<Url> {
+        if self.sources.indexes.len() < 2 {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for index in &self.sources.indexes {
+            let Ok(url) = index.join(&format!("{name}/")) else {
+                continue;
+            };
+            let Ok(Some((ct, body))) = self.get(&url, Some(simple::ACCEPT)) else {
+                continue;
+            };
+            let files = if ct.starts_with("application/vnd.pypi.simple.v1+json") {
+                simple::parse_json(&body, &url)
+            } else {
+                simple::parse_html(&String::from_utf8_lossy(&body), &url)
+            };
+            for f in files.unwrap_or_default() {
+                if f.filename == filename && f.sha256.as_ref().is_none_or(|h| h == sha256) {
+                    out.push(f.url);
+                }
+            }
+        }
+        out
+    }
+
+    /// Pin a project to one file named by a direct URL requirement (`name @ URL`).
+    pub fn add_direct(&self, name: &PackageName, url: Url, sha256: Option<Sha256>) {
+        let mut url = url;
+        let sha256 = sha256.or_else(|| {
+            url.fragment()
+                .and_then(|f| f.strip_prefix("sha256="))
+                .and_then(|h| Sha256::from_str(h).ok())
+        });
+        url.set_fragment(None);
+        let filename = url
+            .path_segments()
+            .and_then(|mut s| s.next_back())
+            .unwrap_or_default()
+            .to_string();
+        let file = DistFile {
+            filename,
+            url,
+            sha256,
+            requires_python: None,
+            yanked: false,
+            core_metadata: None,
+            size: None,
+        };
+        let project = Project {
+            name: name.clone(),
+            files: vec![file],
+            index: None,
+        };
+        let slot: Slot<Project> = Arc::new(OnceLock::new());
+        let _ = slot.set(Ok(Arc::new(project)));
+        self.projects.lock().unwrap().insert(name.clone(), slot);
+    }
+
+    /// Start fetching these project pages in the background (the resolver asks for them soon).
+    pub fn prefetch(self: &Arc<Self>, names: Vec<PackageName>) {
+        for name in names {
+            let done = self
+                .projects
+                .lock()
+                .unwrap()
+                .get(&name)
+                .is_some_and(|s| s.get().is_some());
+            if done {
+                continue;
+            }
+            let this = Arc::clone(self);
+            rayon::spawn(move || {
+                let _ = this.project(&name);
+            });
+        }
+    }
+
+    /// Core metadata of a wheel without downloading it whole.
+    pub fn metadata(&self, file: &DistFile) -> Result<Arc<Metadata>, IndexError> {
+        let slot = self
+            .metadata
+            .lock()
+            .unwrap()
+            .entry(file.url.clone())
+            .or_default()
+            .clone();
+        slot.get_or_init(|| self.fetch_metadata(file).map(Arc::new))
+            .clone()
+    }
+
+    fn fetch_metadata(&self, file: &DistFile) -> Result<Metadata, IndexError> {
+        let parse_err = |url: &Url, message: String| IndexError::Parse {
+            url: redact(url),
+            message,
+        };
+        if file.url.scheme() == "file" {
+            let path = file
+                .url
+                .to_file_path()
+                .map_err(|_| parse_err(&file.url, "bad file URL".into()))?;
+            return metadata::from_wheel(&path).map_err(|m| parse_err(&file.url, m));
+        }
+        if let Some(expected) = &file.core_metadata {
+            let murl = Url::parse(&format!("{}.metadata", file.url))
+                .map_err(|e| parse_err(&file.url, e.to_string()))?;
+            if let Some((_, body)) = self.get(&murl, None)? {
+                if let Some(expected) = expected {
+                    let actual = Sha256::digest(&body);
+                    if &actual != expected {
+                        return Err(IndexError::HashMismatch {
+                            url: redact(&murl),
+                            expected: expected.clone(),
+                            actual,
+                        });
+                    }
+                }
+                return metadata::parse(&body).map_err(|m| parse_err(&murl, m));
+            }
+        }
+        // No PEP 658 file: read METADATA from the wheel's zip directory through Range requests.
+        let reader =
+            RangeReader::open(&self.http, &file.url).map_err(|message| IndexError::Network {
+                url: redact(&file.url),
+                message,
+            })?;
+        self.requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        metadata::from_reader(reader).map_err(|m| parse_err(&file.url, m))
+    }
+}
+
+/// Whether a find-links file name (wheel or sdist) is a distribution of `name`.
+pub fn file_belongs_to(filename: &str, name: &PackageName) -> bool {
+    if let Ok(w) = WheelFilename::from_str(filename) {
+        return &w.name == name;
+    }
+    parse_sdist(filename, name).is_some()
+}
+
+fn backoff(attempt: u32) -> Duration {
+    let base = 200u64 << attempt.min(5);
+    let jitter = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos() as u64)
+        % (base / 2 + 1);
+    Duration::from_millis(base + jitter)
+}
+
+/// The error and its causes on one line.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        cur = c.source();
+    }
+    s
+}

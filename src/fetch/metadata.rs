@@ -1,0 +1,103 @@
+//! Core metadata (METADATA / PKG-INFO / PEP 658 `.metadata`): the fields resolution needs.
+use std::io::Read;
+use std::str::FromStr;
+
+use pep440_rs::{Version, VersionSpecifiers};
+use pep508_rs::{PackageName, Requirement};
+
+#[derive(Clone, Debug)]
+pub struct Metadata {
+    pub name: PackageName,
+    pub version: Version,
+    pub requires_dist: Vec<Requirement>,
+    pub requires_python: Option<VersionSpecifiers>,
+}
+
+/// Parse RFC 822-style headers up to the first blank line (the body is the description).
+pub fn parse(bytes: &[u8]) -> Result<Metadata, String> {
+    let text = String::from_utf8_lossy(bytes);
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for line in text.lines() {
+        if line.is_empty() {
+            break;
+        }
+        if line.starts_with([' ', '\t']) {
+            if let Some((_, v)) = headers.last_mut() {
+                v.push('\n');
+                v.push_str(line.trim());
+            }
+            continue;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+        }
+    }
+    let get = |k: &str| {
+        headers
+            .iter()
+            .find(|(h, _)| h == k)
+            .map(|(_, v)| v.as_str())
+    };
+    let name = get("name").ok_or("metadata has no Name")?;
+    let name = PackageName::from_str(name).map_err(|e| format!("metadata Name '{name}': {e}"))?;
+    let version = get("version").ok_or("metadata has no Version")?;
+    let version =
+        Version::from_str(version).map_err(|e| format!("metadata Version '{version}': {e}"))?;
+    let mut requires_dist = Vec::new();
+    for (_, v) in headers.iter().filter(|(h, _)| h == "requires-dist") {
+        let req =
+            Requirement::from_str(v).map_err(|e| format!("metadata Requires-Dist '{v}': {e}"))?;
+        requires_dist.push(req);
+    }
+    let requires_python = get("requires-python").and_then(|v| VersionSpecifiers::from_str(v).ok());
+    Ok(Metadata {
+        name,
+        version,
+        requires_dist,
+        requires_python,
+    })
+}
+
+/// Read `*.dist-info/METADATA` out of a wheel on disk.
+pub fn from_wheel(path: &std::path::Path) -> Result<Metadata, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    from_reader(file).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Read `*.dist-info/METADATA` out of a wheel (any seekable reader).
+pub fn from_reader(reader: impl std::io::Read + std::io::Seek) -> Result<Metadata, String> {
+    let mut zip = zip::ZipArchive::new(reader).map_err(|e| format!("not a wheel: {e}"))?;
+    let name = (0..zip.len())
+        .filter_map(|i| zip.name_for_index(i).and_then(Result::ok).map(|n| n.into_owned()))
+        .find(|n| {
+            let mut parts = n.split('/');
+            matches!((parts.next(), parts.next(), parts.next()), (Some(d), Some("METADATA"), None) if d.ends_with(".dist-info"))
+        })
+        .ok_or("wheel has no .dist-info/METADATA")?;
+    let mut buf = Vec::new();
+    zip.by_name(&name)
+        .map_err(|e| e.to_string())?
+        .take(16 << 20)
+        .read_to_end(&mut buf)
+        .map_err(|e| e.to_string())?;
+    parse(&buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_headers_not_body() {
+        let m = parse(
+            b"Metadata-Version: 2.1\nName: Demo_Pkg\nVersion: 1.0.post1\nRequires-Python: >=3.8\n\
+Requires-Dist: idna (>=2.5)\nRequires-Dist: colorama ; sys_platform == \"win32\"\nRequires-Dist: pysocks ; extra == 'socks'\n\
+Description-Content-Type: text/markdown\n\nRequires-Dist: not-a-header\n",
+        )
+        .unwrap();
+        assert_eq!(m.name.as_ref(), "demo-pkg");
+        assert_eq!(m.version.to_string(), "1.0.post1");
+        assert_eq!(m.requires_dist.len(), 3);
+        assert_eq!(m.requires_python.unwrap().to_string(), ">=3.8");
+    }
+}

@@ -1,0 +1,116 @@
+//! `Read + Seek` over HTTP Range requests, so a wheel's zip directory and METADATA can be read
+//! without downloading the wheel (for indexes without PEP 658 metadata files).
+use std::io::{self, Read, Seek, SeekFrom};
+
+use url::Url;
+
+const CHUNK: u64 = 256 * 1024;
+
+pub struct RangeReader<'a> {
+    http: &'a reqwest::blocking::Client,
+    url: Url,
+    len: u64,
+    pos: u64,
+    /// One cached window: (start offset, bytes).
+    window: (u64, Vec<u8>),
+}
+
+impl<'a> RangeReader<'a> {
+    /// Learn the length with a one-byte range request; fail when the server ignores ranges.
+    pub fn open(http: &'a reqwest::blocking::Client, url: &Url) -> Result<Self, String> {
+        let r = http
+            .get(url.clone())
+            .header(reqwest::header::RANGE, "bytes=0-0")
+            .send()
+            .map_err(|e| super::index::error_chain(&e))?;
+        if r.status() != reqwest::StatusCode::PARTIAL_CONTENT {
+            return Err(format!(
+                "HTTP {} to a Range request (server cannot serve partial content)",
+                r.status().as_u16()
+            ));
+        }
+        let len = r
+            .headers()
+            .get(reqwest::header::CONTENT_RANGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit('/').next())
+            .and_then(|n| n.parse::<u64>().ok())
+            .ok_or("Range response without a total length")?;
+        Ok(Self {
+            http,
+            url: url.clone(),
+            len,
+            pos: 0,
+            window: (0, Vec::new()),
+        })
+    }
+
+    fn fill(&mut self, at: u64, want: u64) -> io::Result<()> {
+        // Read backwards-aligned windows near the end (zip directories live there).
+        let start = if at + CHUNK >= self.len {
+            self.len.saturating_sub(CHUNK.max(want))
+        } else {
+            at
+        };
+        let start = start.min(at);
+        let end = (start + CHUNK.max(want + (at - start))).min(self.len) - 1;
+        let r = self
+            .http
+            .get(self.url.clone())
+            .header(reqwest::header::RANGE, format!("bytes={start}-{end}"))
+            .send()
+            .map_err(io::Error::other)?;
+        if r.status() != reqwest::StatusCode::PARTIAL_CONTENT {
+            return Err(io::Error::other(format!(
+                "HTTP {} to a Range request",
+                r.status().as_u16()
+            )));
+        }
+        let bytes = r.bytes().map_err(io::Error::other)?;
+        if bytes.len() as u64 != end - start + 1 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "short Range response",
+            ));
+        }
+        self.window = (start, bytes.to_vec());
+        Ok(())
+    }
+}
+
+impl Read for RangeReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos >= self.len || buf.is_empty() {
+            return Ok(0);
+        }
+        let (start, ref data) = self.window;
+        let inside = self.pos >= start && self.pos < start + data.len() as u64;
+        if !inside {
+            self.fill(self.pos, buf.len() as u64)?;
+        }
+        let (start, ref data) = self.window;
+        let off = (self.pos - start) as usize;
+        let n = buf.len().min(data.len() - off);
+        buf[..n].copy_from_slice(&data[off..off + n]);
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for RangeReader<'_> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let new = match to {
+            SeekFrom::Start(n) => n as i128,
+            SeekFrom::End(d) => self.len as i128 + d as i128,
+            SeekFrom::Current(d) => self.pos as i128 + d as i128,
+        };
+        if new < 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "seek before start",
+            ));
+        }
+        self.pos = new as u64;
+        Ok(self.pos)
+    }
+}

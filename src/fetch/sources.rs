@@ -1,0 +1,232 @@
+//! Where packages come from: index URLs and find-links, from flags, requirements files, the
+//! environment and pip's configuration, in that order. No registry host is written here.
+use std::path::{Path, PathBuf};
+
+use url::Url;
+
+use crate::inputs::IndexOptions;
+
+#[derive(Clone, Debug, Default)]
+pub struct Sources {
+    /// Indexes in priority order: a project found on an earlier one is never taken from a later one.
+    pub indexes: Vec<Url>,
+    /// Local folders or URLs of HTML pages whose files are candidates too.
+    pub find_links: Vec<String>,
+    /// Where each index setting came from, for messages.
+    pub origin: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("invalid index URL '{url}' ({origin}): {reason}")]
+    BadUrl {
+        url: String,
+        origin: String,
+        reason: String,
+    },
+    #[error("no package index configured and `python3 -m pip` could not tell its default: pass --index-url or set PIP_INDEX_URL")]
+    NoIndex,
+}
+
+/// Settings read from pip.conf files (later files override earlier ones, as pip reads them).
+#[derive(Debug, Default)]
+struct PipConf {
+    index_url: Option<(String, PathBuf)>,
+    extra_index_urls: Vec<String>,
+}
+
+fn pip_conf_files() -> Vec<PathBuf> {
+    if let Some(f) = std::env::var_os("PIP_CONFIG_FILE") {
+        return vec![PathBuf::from(f)];
+    }
+    let mut files = vec![
+        PathBuf::from("/etc/xdg/pip/pip.conf"),
+        PathBuf::from("/etc/pip.conf"),
+    ];
+    if let Some(home) = dirs::home_dir() {
+        files.push(home.join(".pip/pip.conf"));
+    }
+    if let Some(cfg) = dirs::config_dir() {
+        files.push(cfg.join("pip/pip.conf"));
+    }
+    if let Some(venv) = std::env::var_os("VIRTUAL_ENV") {
+        files.push(Path::new(&venv).join("pip.conf"));
+    }
+    files
+}
+
+/// Minimal INI reading of pip.conf: `[global]`, `[download]` and `[install]` sections,
+/// `index-url` and `extra-index-url` (multi-line values allowed).
+fn read_pip_conf() -> PipConf {
+    let mut conf = PipConf::default();
+    for file in pip_conf_files() {
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        let mut section = String::new();
+        let mut key = String::new();
+        for raw in text.lines() {
+            let line = raw.trim_end();
+            if line.trim().is_empty() || line.trim_start().starts_with(['#', ';']) {
+                continue;
+            }
+            if line.starts_with('[') {
+                section = line.trim_matches(['[', ']', ' ']).to_ascii_lowercase();
+                key.clear();
+                continue;
+            }
+            let relevant = matches!(section.as_str(), "global" | "download" | "install");
+            let (k, v) = if raw.starts_with([' ', '\t']) && !key.is_empty() {
+                (key.clone(), line.trim().to_string())
+            } else if let Some((k, v)) = line.split_once(['=', ':']) {
+                key = k.trim().to_ascii_lowercase().replace('_', "-");
+                (key.clone(), v.trim().to_string())
+            } else {
+                continue;
+            };
+            if !relevant || v.is_empty() {
+                continue;
+            }
+            match k.as_str() {
+                "index-url" => conf.index_url = Some((v, file.clone())),
+                "extra-index-url" => conf
+                    .extra_index_urls
+                    .extend(v.split_whitespace().map(str::to_string)),
+                _ => {}
+            }
+        }
+    }
+    conf
+}
+
+/// Ask the local pip for its built-in default index, once.
+fn pip_default_index() -> Option<String> {
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "from pip._internal.models.index import PyPI; print(PyPI.simple_url)",
+        ])
+        .output()
+        .ok()?;
+    let s = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (out.status.success() && !s.is_empty()).then_some(s)
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+fn parse_index(url: &str, origin: &str) -> Result<Url, SourceError> {
+    let bad = |reason: String| SourceError::BadUrl {
+        url: url.into(),
+        origin: origin.into(),
+        reason,
+    };
+    let mut u = Url::parse(url).map_err(|e| bad(e.to_string()))?;
+    if !matches!(u.scheme(), "http" | "https" | "file") {
+        return Err(bad("only http, https and file URLs are supported".into()));
+    }
+    if !u.path().ends_with('/') {
+        let p = format!("{}/", u.path());
+        u.set_path(&p);
+    }
+    Ok(u)
+}
+
+/// Combine the run's options (flags over requirements files) with the user's environment.
+pub fn configure(opts: &IndexOptions) -> Result<Sources, SourceError> {
+    let mut origin = "--index-url / requirements file".to_string();
+    let conf = read_pip_conf();
+    let primary = if opts.no_index {
+        None
+    } else if let Some(u) = &opts.index_url {
+        Some(u.clone())
+    } else if let Some(u) = env("PIP_INDEX_URL") {
+        origin = "PIP_INDEX_URL".into();
+        Some(u)
+    } else if let Some((u, file)) = &conf.index_url {
+        origin = file.display().to_string();
+        Some(u.clone())
+    } else if let Some(u) = env("UV_DEFAULT_INDEX").or_else(|| env("UV_INDEX_URL")) {
+        origin = "UV_DEFAULT_INDEX".into();
+        Some(u)
+    } else {
+        origin = "pip's default index".into();
+        Some(pip_default_index().ok_or(SourceError::NoIndex)?)
+    };
+    let mut indexes = Vec::new();
+    if let Some(p) = primary {
+        indexes.push(parse_index(&p, &origin)?);
+    }
+    if !opts.no_index {
+        let mut extras: Vec<(String, &str)> = opts
+            .extra_index_urls
+            .iter()
+            .map(|u| (u.clone(), "--extra-index-url"))
+            .collect();
+        extras.extend(
+            env("PIP_EXTRA_INDEX_URL")
+                .iter()
+                .flat_map(|s| s.split_whitespace())
+                .map(|u| (u.to_string(), "PIP_EXTRA_INDEX_URL")),
+        );
+        extras.extend(
+            conf.extra_index_urls
+                .iter()
+                .map(|u| (u.clone(), "pip.conf")),
+        );
+        for (u, o) in extras {
+            let url = parse_index(&u, o)?;
+            if !indexes.contains(&url) {
+                indexes.push(url);
+            }
+        }
+    }
+    Ok(Sources {
+        indexes,
+        find_links: opts.find_links.clone(),
+        origin,
+    })
+}
+
+/// A URL safe to print or record: user and password removed.
+pub fn redact(url: &Url) -> String {
+    let mut u = url.clone();
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    u.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_and_urls_get_a_slash() {
+        let opts = IndexOptions {
+            index_url: Some("http://127.0.0.1:9/simple".into()),
+            extra_index_urls: vec![
+                "http://127.0.0.1:9/extra/".into(),
+                "http://127.0.0.1:9/simple/".into(),
+            ],
+            ..Default::default()
+        };
+        let s = configure(&opts).unwrap();
+        assert_eq!(s.indexes.len(), 2);
+        assert_eq!(s.indexes[0].as_str(), "http://127.0.0.1:9/simple/");
+        assert!(configure(&IndexOptions {
+            index_url: Some("ftp://x/".into()),
+            ..Default::default()
+        })
+        .is_err());
+    }
+
+    #[test]
+    fn redacts_credentials() {
+        let u = Url::parse("https://user:secret@mirror.example.invalid/simple/").unwrap();
+        assert_eq!(redact(&u), "https://mirror.example.invalid/simple/");
+    }
+}

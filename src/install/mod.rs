@@ -1,0 +1,363 @@
+//! Install an extracted, verified bundle: wheels into a venv (native PEP 427 installer), models into the Hugging
+//! Face cache (or plain folders). All or nothing: everything is staged next to its destination, then switched
+//! in with renames; a failure restores the venv and cache exactly. Never imports `fetch`: no network here.
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+pub mod error;
+pub mod installed;
+pub mod models;
+pub mod record;
+pub mod scripts;
+pub mod select;
+pub mod txn;
+pub mod venv;
+pub mod wheel;
+
+pub use error::Error;
+use error::IoContext;
+
+use crate::lock::{DistKind, Lock};
+
+/// Install only one half of a bundle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Only {
+    Wheels,
+    Models,
+}
+
+impl std::str::FromStr for Only {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "wheels" => Ok(Only::Wheels),
+            "models" => Ok(Only::Models),
+            other => Err(Error::Usage(format!(
+                "--only takes 'wheels' or 'models', not '{other}'"
+            ))),
+        }
+    }
+}
+
+/// What to install where.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub venv: Option<PathBuf>,
+    /// Interpreter used to create the venv when missing (default `python3`).
+    pub python: Option<PathBuf>,
+    pub hf_home: Option<PathBuf>,
+    /// Plain folders `DIR/ORG/NAME` instead of the HF cache.
+    pub local_dir: Option<PathBuf>,
+    pub only: Option<Only>,
+    pub compile_bytecode: bool,
+}
+
+/// Progress callbacks; the binary decides how to show them.
+pub trait Reporter: Sync {
+    fn step(&self, _message: &str) {}
+}
+
+/// A reporter that shows nothing.
+pub struct Silent;
+impl Reporter for Silent {}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PackageSummary {
+    pub name: String,
+    pub version: String,
+    pub filename: String,
+    /// The version this install replaced, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replaced: Option<String>,
+}
+
+/// What an install did (printed, or as `--json`).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Summary {
+    pub venv: Option<PathBuf>,
+    /// The venv interpreter's target id, e.g. `cp311-manylinux_2_35_x86_64`.
+    pub target: Option<String>,
+    pub installed: Vec<PackageSummary>,
+    /// Already installed with identical files: skipped.
+    pub unchanged: Vec<PackageSummary>,
+    pub models_dir: Option<PathBuf>,
+    pub models: Vec<models::ModelSummary>,
+}
+
+/// A wheel ready to stage.
+struct Planned {
+    path: PathBuf,
+    info: wheel::WheelInfo,
+    requested: bool,
+    old: Option<installed::Installed>,
+}
+
+/// Install the bundle extracted at `staging` (already verified by the bundle module) as `lock` describes it.
+pub fn install_extracted(
+    staging: &Path,
+    lock: &Lock,
+    opts: &Options,
+    reporter: &dyn Reporter,
+) -> Result<Summary, Error> {
+    let wheels = opts.only != Some(Only::Models) && !lock.packages.is_empty();
+    let models = opts.only != Some(Only::Wheels) && !lock.models.is_empty();
+    let mut created_venv = None;
+    if wheels {
+        let root = opts.venv.as_deref().ok_or_else(|| {
+            Error::Usage(
+                "the bundle holds Python packages: pass --venv DIR (or --only models)".into(),
+            )
+        })?;
+        if !venv::exists(root) {
+            reporter.step(&format!("creating venv {}", root.display()));
+            if !root.exists() {
+                created_venv = Some(root.to_path_buf());
+            }
+            venv::create(root, opts.python.as_deref())?;
+        }
+    }
+    let result = install_inner(staging, lock, opts, reporter, wheels, models);
+    if result.is_err() {
+        if let Some(root) = created_venv {
+            let _ = std::fs::remove_dir_all(root);
+        }
+    }
+    result
+}
+
+fn install_inner(
+    staging: &Path,
+    lock: &Lock,
+    opts: &Options,
+    reporter: &dyn Reporter,
+    wheels: bool,
+    models: bool,
+) -> Result<Summary, Error> {
+    let mut summary = Summary::default();
+    let mut wheel_txn = None;
+    let mut staged_wheels = Vec::new();
+    let mut venv = None;
+    let build_dir = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    if wheels {
+        let root = opts.venv.as_deref().expect("checked by the caller");
+        let v = venv::open(root)?;
+        summary.venv = Some(v.root.clone());
+        summary.target = Some(v.target.id());
+        let plan = plan_wheels(staging, lock, &v, build_dir.path(), reporter, &mut summary)?;
+        if !plan.is_empty() {
+            let needed: u64 = plan
+                .iter()
+                .map(|p| p.info.record.iter().filter_map(|e| e.size).sum::<u64>())
+                .sum();
+            txn::check_space(&v.root, needed)?;
+            let mut t = txn::Txn::new(&v.root)?;
+            reporter.step(&format!("unpacking {} wheels", plan.len()));
+            let stage_root = t.staging().to_path_buf();
+            staged_wheels = plan
+                .par_iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    wheel::stage(
+                        &p.path,
+                        &p.info,
+                        &v,
+                        p.requested,
+                        &stage_root.join(format!("w{i}")),
+                    )
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            for p in &plan {
+                if let Some(old) = &p.old {
+                    for f in old.files_to_remove(&v) {
+                        t.remove(f);
+                    }
+                }
+            }
+            for (s, p) in staged_wheels.iter().zip(&plan) {
+                for (from, to) in &s.files {
+                    t.place(from.clone(), to.clone());
+                }
+                summary.installed.push(PackageSummary {
+                    name: s.name.to_string(),
+                    version: s.version.clone(),
+                    filename: s.filename.clone(),
+                    replaced: p.old.as_ref().map(|o| o.version.clone()),
+                });
+            }
+            wheel_txn = Some(t);
+        }
+        venv = Some(v);
+    }
+    let mut model_txn = None;
+    if models {
+        let hub = staging.join("models").join("hub");
+        let (dest, local) = match &opts.local_dir {
+            Some(dir) => (dir.clone(), true),
+            None => (
+                models::hub_cache(opts.hf_home.as_deref()).ok_or_else(|| {
+                    Error::Usage("cannot find the Hugging Face cache: pass --hf-home DIR".into())
+                })?,
+                false,
+            ),
+        };
+        let dest = std::path::absolute(&dest).at(&dest)?;
+        reporter.step(&format!(
+            "staging {} models in {}",
+            lock.models.len(),
+            dest.display()
+        ));
+        let mut t = txn::Txn::new(&dest)?;
+        summary.models = if local {
+            models::stage_local(&hub, &lock.models, &dest, &mut t)?
+        } else {
+            models::stage_cache(&hub, &lock.models, &dest, &mut t)?
+        };
+        summary.models_dir = Some(dest);
+        model_txn = Some(t);
+    }
+
+    // Switch: wheels, then models; a failure in either undoes both.
+    let mut steps = 0;
+    if let Some(t) = wheel_txn.as_mut() {
+        t.apply(&mut steps)?;
+    }
+    if let Some(t) = model_txn.as_mut() {
+        if let Err(err) = t.apply(&mut steps) {
+            if let Some(w) = wheel_txn.as_mut() {
+                if let Err(rb) = w.undo() {
+                    return Err(Error::RollbackFailed {
+                        why: err.to_string(),
+                        rollback: rb.to_string(),
+                    });
+                }
+            }
+            return Err(err);
+        }
+    }
+    if let (Some(t), Some(v)) = (wheel_txn, &venv) {
+        let removed = t.finish();
+        txn::prune_empty_parents(&removed, &v.root);
+        if opts.compile_bytecode {
+            let files: Vec<&PathBuf> = staged_wheels.iter().flat_map(|s| &s.python_files).collect();
+            compile(v, &files, reporter);
+        }
+    }
+    if let Some(t) = model_txn {
+        t.finish();
+    }
+    Ok(summary)
+}
+
+/// Choose, verify, build (sdists) and inspect the wheels to install; skip those already installed.
+fn plan_wheels(
+    staging: &Path,
+    lock: &Lock,
+    v: &venv::Venv,
+    build_dir: &Path,
+    reporter: &dyn Reporter,
+    summary: &mut Summary,
+) -> Result<Vec<Planned>, Error> {
+    let choices = select::select(lock, staging, &v.target)?;
+    // The bundle module checked every hash; check again what is about to be installed (cheap, and this
+    // function may be handed any folder).
+    choices.par_iter().try_for_each(|c| {
+        let bad = |why: String| Error::BundleFile {
+            file: c.package.filename.clone(),
+            why,
+        };
+        let (sha, _) = file_sha256(&c.path).map_err(|e| bad(format!("cannot be read: {e}")))?;
+        if sha != c.package.sha256.as_str() {
+            return Err(bad(format!(
+                "has sha256 {sha}, ferry.json says {}",
+                c.package.sha256
+            )));
+        }
+        Ok(())
+    })?;
+    // Build sdists first: if one cannot be built, nothing has changed yet.
+    let mut paths = Vec::new();
+    for (i, c) in choices.iter().enumerate() {
+        if c.package.kind == DistKind::Sdist {
+            reporter.step(&format!("building {} from source", c.package.filename));
+            paths.push(select::build_sdist(
+                c,
+                v,
+                staging,
+                &build_dir.join(i.to_string()),
+            )?);
+        } else {
+            paths.push(c.path.clone());
+        }
+    }
+    let infos = paths
+        .par_iter()
+        .map(|p| wheel::inspect(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut plan = Vec::new();
+    for ((c, path), info) in choices.iter().zip(paths).zip(infos) {
+        let old = installed::find(v, &info.name);
+        let entry = PackageSummary {
+            name: info.name.to_string(),
+            version: info.version.clone(),
+            filename: c.package.filename.clone(),
+            replaced: None,
+        };
+        if old.as_ref().is_some_and(|o| o.matches(&info, v)) {
+            summary.unchanged.push(entry);
+            continue;
+        }
+        plan.push(Planned {
+            path,
+            info,
+            requested: c.package.requested,
+            old,
+        });
+    }
+    Ok(plan)
+}
+
+fn file_sha256(path: &Path) -> std::io::Result<(String, u64)> {
+    use sha2::Digest;
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((hex::encode(h.finalize()), size))
+}
+
+/// `python -m compileall -q` over the installed `.py` files; failures are warnings (the install stands).
+fn compile(v: &venv::Venv, files: &[&PathBuf], reporter: &dyn Reporter) {
+    use std::io::Write;
+    if files.is_empty() {
+        return;
+    }
+    reporter.step(&format!("byte-compiling {} files", files.len()));
+    let child = std::process::Command::new(&v.python)
+        .args(["-m", "compileall", "-q", "-i", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn();
+    let Ok(mut child) = child else {
+        tracing::warn!("cannot run {} -m compileall", v.python.display());
+        return;
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        for f in files {
+            let _ = writeln!(stdin, "{}", f.display());
+        }
+    }
+    if !child.wait().is_ok_and(|s| s.success()) {
+        tracing::warn!("byte-compiling reported errors (the install is complete)");
+    }
+}
