@@ -158,6 +158,11 @@ fn ferry_verify_and_extract_accept_the_bundle() {
         std::fs::read(&wheel).unwrap(),
         std::fs::read(fx.path(&format!("src/{WHEEL}"))).unwrap()
     );
+    // A second extract into the same, now full, folder is refused and touches nothing.
+    let before = tree(&dest);
+    let err = bundle::extract(&out, &fx.public, &dest).unwrap_err();
+    assert!(err.to_string().contains("empty staging folder"), "{err}");
+    assert_eq!(tree(&dest), before);
 }
 
 #[test]
@@ -188,6 +193,17 @@ fn split_volumes_concatenate_to_the_tar_and_verify_from_the_first() {
     assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
     let (code, _, stderr) = ferry_verify(&out, &fx.public);
     assert_eq!(code, 0, "verify by base name: {stderr}");
+    let inspect = ferry(&[&"inspect", &first, &"--json"]);
+    assert!(
+        inspect.status.success(),
+        "{}",
+        describe("inspect .000", &inspect)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    assert_eq!(
+        v["volumes"].as_array().unwrap().len(),
+        summary.volumes.len()
+    );
 
     // A missing middle volume, then a missing last one: a clear error naming it.
     let middle = fx.path("split.ferry.tar.001");
