@@ -422,6 +422,8 @@ impl Ctx {
         if header_name.starts_with('/') || header_name.split('/').any(|p| p == "..") {
             return Err(self.unsafe_member(&name, format!("header name '{header_name}' is unsafe")));
         }
+        let header_size = entry.header().entry_size().ok();
+        let link = entry.link_name_bytes().map(|l| l.into_owned());
         if let Some(pax) = entry
             .pax_extensions()
             .map_err(|e| map_io(&self.bundle, e))?
@@ -434,6 +436,18 @@ impl Ctx {
                     return Err(self.unsafe_member(
                         &name,
                         format!("PAX path '{value}' disagrees with the member name"),
+                    ));
+                }
+                if key == "linkpath" && link.as_deref() != Some(ext.value_bytes()) {
+                    return Err(self.unsafe_member(
+                        &name,
+                        format!("PAX linkpath '{value}' disagrees with the link name"),
+                    ));
+                }
+                if key == "size" && value.parse::<u64>().ok() != header_size {
+                    return Err(self.unsafe_member(
+                        &name,
+                        format!("PAX size {value} disagrees with the header's size"),
                     ));
                 }
                 if key.starts_with("GNU.sparse") {
