@@ -43,6 +43,7 @@ impl Error {
         match self {
             Error::Input(_) | Error::Target(_) | Error::Usage(_) => 2,
             Error::Bundle(e) if e.is_verification() => 3,
+            Error::Bundle(e) if e.is_usage() => 2,
             Error::Install(e) if e.is_verification() => 3,
             Error::Install(crate::install::Error::Usage(_)) => 2,
             Error::Fetch(_)

@@ -9,7 +9,7 @@ mod volumes;
 mod writer;
 
 pub use error::Error;
-pub use layout::{check_member_name, MANIFEST, SUMS, SUMS_SIG};
+pub use layout::{check_member_name, model_folder, snapshot_link_target, MANIFEST, SUMS, SUMS_SIG};
 pub use reader::{extract, read_front, read_manifest, verify, Front, Member, MemberKind, Verified};
 pub use sign::{KeyId, PublicKey, SecretKey};
 pub use volumes::{parse_size, MAX_VOLUME};
@@ -18,6 +18,11 @@ pub use writer::{write, Entry, WriteOptions, WriteSummary};
 /// The trusted comment ferry signs with when the caller has no better one: no wall clock, so the same lock
 /// gives the same signature.
 pub fn default_trusted_comment(name: &str, created: u64) -> String {
+    let name: String = name
+        .trim()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     format!("ferry bundle {name} created {created}")
 }
 

@@ -238,11 +238,9 @@ impl SecretKey {
     }
 
     /// Sign `data` as `minisign -S` does (prehashed `ED`), with a fixed trusted comment. Deterministic.
-    pub fn sign(&self, data: &[u8], trusted_comment: &str) -> Result<String, String> {
+    pub fn sign(&self, data: &[u8], trusted_comment: &str) -> Result<String, Error> {
         if trusted_comment.contains(['\n', '\r']) || trusted_comment.trim() != trusted_comment {
-            return Err(format!(
-                "trusted comment must be one line without outer spaces: '{trusted_comment}'"
-            ));
+            return Err(Error::TrustedComment(trusted_comment.to_string()));
         }
         let prehash = blake2::Blake2b512::digest(data);
         let signature = self.pair.sign(&prehash);
@@ -262,7 +260,10 @@ impl SecretKey {
         // Never hand out a signature minisign would refuse.
         self.public_key()
             .verify(data, &text)
-            .map_err(|e| format!("signature does not verify: {e:?}"))?;
+            .map_err(|e| Error::SelfCheck {
+                key_id: self.key_id.to_string(),
+                message: e.to_string(),
+            })?;
         Ok(text)
     }
 }
