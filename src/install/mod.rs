@@ -361,3 +361,41 @@ fn compile(v: &venv::Venv, files: &[&PathBuf], reporter: &dyn Reporter) {
         tracing::warn!("byte-compiling reported errors (the install is complete)");
     }
 }
+
+impl std::fmt::Display for Summary {
+    /// Plain lines for people (`--json` prints the struct instead).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(venv) = &self.venv {
+            writeln!(
+                f,
+                "venv {} ({})",
+                venv.display(),
+                self.target.as_deref().unwrap_or("?")
+            )?;
+        }
+        for p in &self.installed {
+            match &p.replaced {
+                Some(old) => writeln!(f, "  installed {} {} (was {old})", p.name, p.version)?,
+                None => writeln!(f, "  installed {} {}", p.name, p.version)?,
+            }
+        }
+        if !self.unchanged.is_empty() {
+            writeln!(
+                f,
+                "  {} packages already installed, unchanged",
+                self.unchanged.len()
+            )?;
+        }
+        if let Some(dir) = &self.models_dir {
+            writeln!(f, "models in {}", dir.display())?;
+        }
+        for m in &self.models {
+            writeln!(
+                f,
+                "  {} @ {}: {} files, {} reused, {} bytes copied",
+                m.repo, m.commit, m.files, m.reused, m.bytes_copied
+            )?;
+        }
+        Ok(())
+    }
+}
