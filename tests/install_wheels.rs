@@ -233,3 +233,32 @@ fn unsafe_paths_and_lying_records_are_refused() {
         &["liar-1.0-py3-none-any.whl", "liar/other.py", "RECORD"],
     );
 }
+
+#[test]
+fn a_refused_bundle_leaves_no_new_venv_behind() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut staging = Staging::new(&tmp.path().join("bundle"));
+    staging.add_wheel(
+        &WheelBuilder::new("liar", "1.0")
+            .file("liar/__init__.py", "")
+            .lie_about("liar/__init__.py"),
+        true,
+    );
+    let venv = tmp.path().join("venv");
+    let err = install_extracted(&staging.dir, &staging.lock, &opts(&venv), &Silent).unwrap_err();
+    assert!(err.is_verification(), "{err}");
+    assert!(
+        !venv.exists(),
+        "the venv ferry created for a failed install is still there"
+    );
+    // Lock file tampered after the bundle was verified: the wheel's hash no longer matches.
+    let mut staging = Staging::new(&tmp.path().join("bundle2"));
+    staging.add_wheel(&alpha("1.0"), true);
+    staging.lock.packages[0].sha256 = ferry::types::Sha256::digest(b"other");
+    let err = install_extracted(&staging.dir, &staging.lock, &opts(&venv), &Silent).unwrap_err();
+    assert!(err.is_verification(), "{err}");
+    assert!(
+        err.to_string().contains("ferry_alpha-1.0-py3-none-any.whl"),
+        "{err}"
+    );
+}

@@ -235,11 +235,19 @@ pub fn stage_cache(
         // Blobs: reuse when present with the right content; never overwrite different bytes.
         let blobs: BTreeMap<&str, &LockedModelFile> =
             m.files.iter().map(|f| (f.blob.as_str(), f)).collect();
+        // Hash the blobs already there in parallel (a re-install reads them once, nothing else).
+        let present: BTreeMap<&str, (String, u64)> = blobs
+            .par_iter()
+            .filter(|(blob, _)| dst.join("blobs").join(blob).exists())
+            .map(|(blob, _)| {
+                let path = dst.join("blobs").join(blob);
+                sha256_file(&path).at(&path).map(|h| (*blob, h))
+            })
+            .collect::<Result<_, _>>()?;
         for (blob, f) in &blobs {
             let dest = dst.join("blobs").join(blob);
-            if dest.exists() {
-                let (sha, size) = sha256_file(&dest).at(&dest)?;
-                if sha == f.sha256.as_str() && size == f.size {
+            if let Some((sha, size)) = present.get(blob) {
+                if sha == f.sha256.as_str() && *size == f.size {
                     summary.reused += 1;
                     continue;
                 }
