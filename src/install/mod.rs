@@ -274,7 +274,7 @@ fn plan_wheels(
             candidates.push((c, c.path.clone()));
             continue;
         }
-        if installed::find(v, &c.package.name).is_some_and(|o| o.version == c.package.version) {
+        if installed::find(v, &c.package.name).is_some_and(|o| o.has_version(&c.package.version)) {
             summary.unchanged.push(summary_of(c, &c.package.version));
             continue;
         }

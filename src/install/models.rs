@@ -277,18 +277,17 @@ pub fn stage_cache(
                 "../".repeat(2 + f.path.matches('/').count()),
                 f.blob
             );
-            match std::fs::symlink_metadata(&dest) {
+            let up_to_date = match std::fs::symlink_metadata(&dest) {
                 Ok(meta) if meta.file_type().is_symlink() => {
-                    if std::fs::read_link(&dest).is_ok_and(|t| t == Path::new(&target)) {
-                        continue;
-                    }
+                    std::fs::read_link(&dest).is_ok_and(|t| t == Path::new(&target))
                 }
                 Ok(meta) if meta.is_file() => {
-                    if sha256_file(&dest).is_ok_and(|(sha, _)| sha == f.sha256.as_str()) {
-                        continue;
-                    }
+                    sha256_file(&dest).is_ok_and(|(sha, _)| sha == f.sha256.as_str())
                 }
-                _ => {}
+                _ => false,
+            };
+            if up_to_date {
+                continue;
             }
             let staged = next(&staging);
             if use_symlinks {
