@@ -8,6 +8,7 @@ use serde::Serialize;
 
 pub mod error;
 pub mod installed;
+pub mod journal;
 pub mod models;
 pub mod record;
 pub mod scripts;
