@@ -161,6 +161,16 @@ fn tree_files(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The model's folder in the bundle: under the name it installs as, or (older bundles) the repo it was
+/// fetched from when that was an alias.
+fn bundle_folder(bundle_hub: &Path, m: &LockedModel) -> PathBuf {
+    let named = bundle_hub.join(m.repo.cache_folder(m.kind));
+    match &m.source_repo {
+        Some(source) if !named.exists() => bundle_hub.join(source.cache_folder(m.kind)),
+        _ => named,
+    }
+}
+
 /// Whether this filesystem takes symlinks (probed in the staging area).
 fn symlinks_work(dir: &Path) -> bool {
     let link = dir.join(".symlink-probe");
@@ -199,7 +209,7 @@ pub fn stage_cache(
     for m in models {
         let repo = m.repo.to_string();
         let folder = m.repo.cache_folder(m.kind);
-        let src = bundle_hub.join(&folder);
+        let src = bundle_folder(bundle_hub, m);
         let dst = cache.join(&folder);
         let commit = m.commit.as_str();
         for f in &m.files {
@@ -340,7 +350,7 @@ pub fn stage_local(
     let mut n = 0usize;
     for m in models {
         let repo = m.repo.to_string();
-        let src = bundle_hub.join(m.repo.cache_folder(m.kind));
+        let src = bundle_folder(bundle_hub, m);
         let mut root = dir.to_path_buf();
         for part in repo.split('/') {
             root.push(part);
