@@ -6,6 +6,10 @@ pub enum Error {
     #[error(transparent)]
     Input(#[from] crate::inputs::Error),
     #[error(transparent)]
+    Fetch(Box<crate::fetch::Error>),
+    #[error(transparent)]
+    Bundle(#[from] crate::bundle::Error),
+    #[error(transparent)]
     Target(#[from] crate::target::TargetError),
     #[error(transparent)]
     Install(#[from] crate::install::Error),
@@ -20,6 +24,12 @@ pub enum Error {
     Other(String),
 }
 
+impl From<crate::fetch::Error> for Error {
+    fn from(e: crate::fetch::Error) -> Self {
+        Error::Fetch(Box::new(e))
+    }
+}
+
 impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
@@ -32,9 +42,14 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Input(_) | Error::Target(_) | Error::Usage(_) => 2,
+            Error::Bundle(e) if e.is_verification() => 3,
             Error::Install(e) if e.is_verification() => 3,
             Error::Install(crate::install::Error::Usage(_)) => 2,
-            Error::Install(_) | Error::Io { .. } | Error::Other(_) => 1,
+            Error::Fetch(_)
+            | Error::Bundle(_)
+            | Error::Install(_)
+            | Error::Io { .. }
+            | Error::Other(_) => 1,
         }
     }
 }

@@ -1,5 +1,10 @@
-//! `ferry inspect`.
+//! `ferry inspect`: what a bundle holds, from its `ferry.json`, without extracting (and without verifying).
 use std::path::PathBuf;
+
+use serde_json::json;
+
+use crate::bundle::{self, human_size, Front};
+use crate::lock::{DistKind, LockedModel, LockedPackage};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -7,6 +12,224 @@ pub struct Settings {
     pub json: bool,
 }
 
-pub fn run(_settings: Settings) -> Result<(), crate::Error> {
-    Err(crate::Error::Usage("ferry inspect: not built yet".into()))
+pub fn run(settings: Settings) -> Result<(), crate::Error> {
+    let front = bundle::read_front(&settings.bundle)?;
+    if settings.json {
+        let mut text = serde_json::to_string_pretty(&to_json(&front)).expect("json");
+        text.push('\n');
+        print!("{text}");
+    } else {
+        print!("{}", to_text(&front));
+    }
+    Ok(())
+}
+
+fn model_size(m: &LockedModel) -> u64 {
+    m.files.iter().map(|f| f.size).sum()
+}
+
+fn package_note(p: &LockedPackage) -> Vec<String> {
+    let mut notes = Vec::new();
+    if p.needs_compiler {
+        notes.push("needs a compiler on the target".to_string());
+    } else if p.kind == DistKind::Sdist {
+        notes.push("sdist: built on the target".to_string());
+    }
+    if let Some(from) = &p.built_from {
+        notes.push(format!("built from {from}"));
+    }
+    if let Some(reason) = &p.reason {
+        notes.push(reason.clone());
+    }
+    notes
+}
+
+fn to_json(front: &Front) -> serde_json::Value {
+    let lock = &front.lock;
+    let package_bytes: u64 = lock.packages.iter().map(|p| p.size).sum();
+    let model_bytes: u64 = lock.models.iter().map(model_size).sum();
+    json!({
+        "name": lock.name,
+        "format": lock.format,
+        "tool": lock.tool,
+        "created": lock.created,
+        "created_utc": utc(lock.created),
+        "targets": lock.targets.iter().map(|t| json!({
+            "id": t.id(),
+            "python": t.python,
+            "platforms": t.platforms,
+        })).collect::<Vec<_>>(),
+        "signer_key_id": front.signer_key_id,
+        "volumes": front.volumes,
+        "bundle_bytes": front.bytes,
+        "packages": lock.packages.iter().map(|p| json!({
+            "name": p.name.to_string(),
+            "version": p.version,
+            "filename": p.filename,
+            "kind": p.kind,
+            "size": p.size,
+            "sha256": p.sha256,
+            "targets": p.targets,
+            "requested": p.requested,
+            "needs_compiler": p.needs_compiler,
+            "reason": p.reason,
+            "built_from": p.built_from,
+        })).collect::<Vec<_>>(),
+        "models": lock.models.iter().map(|m| json!({
+            "repo": m.repo,
+            "kind": m.kind,
+            "revision": m.revision,
+            "commit": m.commit,
+            "source_repo": m.source_repo,
+            "reason": m.reason,
+            "files": m.files.len(),
+            "size": model_size(m),
+        })).collect::<Vec<_>>(),
+        "totals": {
+            "packages": lock.packages.len(),
+            "package_bytes": package_bytes,
+            "models": lock.models.len(),
+            "model_files": lock.models.iter().map(|m| m.files.len()).sum::<usize>(),
+            "model_bytes": model_bytes,
+            "bytes": package_bytes + model_bytes,
+        },
+    })
+}
+
+fn to_text(front: &Front) -> String {
+    let lock = &front.lock;
+    let mut out = String::new();
+    let mut line = |s: String| {
+        out.push_str(s.trim_end());
+        out.push('\n');
+    };
+    line(format!("bundle:   {}", lock.name));
+    line(format!(
+        "format:   {} (written by {})",
+        lock.format, lock.tool
+    ));
+    line(format!("created:  {}", utc(lock.created)));
+    line(format!(
+        "signer:   key {} (not verified; run ferry verify)",
+        front.signer_key_id
+    ));
+    for t in &lock.targets {
+        line(format!(
+            "target:   {} (Python {}, {})",
+            t.id(),
+            t.python,
+            t.platforms.join(", ")
+        ));
+    }
+    let package_bytes: u64 = lock.packages.iter().map(|p| p.size).sum();
+    line(String::new());
+    line(format!(
+        "packages: {} ({})",
+        lock.packages.len(),
+        human_size(package_bytes)
+    ));
+    let rows: Vec<[String; 5]> = lock
+        .packages
+        .iter()
+        .map(|p| {
+            [
+                p.name.to_string(),
+                p.version.clone(),
+                p.filename.clone(),
+                human_size(p.size),
+                p.targets.join(","),
+            ]
+        })
+        .collect();
+    let mut widths = [4, 7, 8, 4, 7];
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    if !rows.is_empty() {
+        let header = ["NAME", "VERSION", "FILE", "SIZE", "TARGETS"].map(String::from);
+        line(format!("  {}", cells(&header, &widths)));
+    }
+    for (row, p) in rows.iter().zip(&lock.packages) {
+        let notes = package_note(p);
+        let notes = if notes.is_empty() {
+            String::new()
+        } else {
+            format!("  ({})", notes.join("; "))
+        };
+        line(format!("  {}{notes}", cells(row, &widths)));
+    }
+    let model_bytes: u64 = lock.models.iter().map(model_size).sum();
+    line(String::new());
+    line(format!(
+        "models:   {} ({})",
+        lock.models.len(),
+        human_size(model_bytes)
+    ));
+    for m in &lock.models {
+        line(format!(
+            "  {}@{}  commit {}  {} files  {}",
+            m.repo,
+            m.revision,
+            m.commit,
+            m.files.len(),
+            human_size(model_size(m))
+        ));
+        if let Some(source) = &m.source_repo {
+            line(format!("    fetched from {source} (alias)"));
+        }
+        if let Some(reason) = &m.reason {
+            line(format!("    added because {reason}"));
+        }
+    }
+    line(String::new());
+    line(format!(
+        "total:    {} packages, {} models, {} ({} with the archive)",
+        lock.packages.len(),
+        lock.models.len(),
+        human_size(package_bytes + model_bytes),
+        human_size(front.bytes)
+    ));
+    out
+}
+
+fn cells(row: &[String; 5], widths: &[usize; 5]) -> String {
+    row.iter()
+        .zip(widths)
+        .map(|(c, w)| format!("{c:<w$}"))
+        .collect::<Vec<_>>()
+        .join("  ")
+}
+
+/// `YYYY-MM-DD HH:MM:SS UTC` from seconds since the epoch (proleptic Gregorian calendar).
+fn utc(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Days since 1970-01-01 to a civil date (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_dates() {
+        assert_eq!(super::utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(super::utc(1_700_000_000), "2023-11-14 22:13:20 UTC");
+        assert_eq!(super::utc(951_782_400), "2000-02-29 00:00:00 UTC");
+    }
 }

@@ -1,6 +1,8 @@
 //! `ferry keygen`.
 use std::path::PathBuf;
 
+use crate::bundle::sign;
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub secret: PathBuf,
@@ -9,6 +11,17 @@ pub struct Settings {
     pub force: bool,
 }
 
-pub fn run(_settings: Settings) -> Result<(), crate::Error> {
-    Err(crate::Error::Usage("ferry keygen: not built yet".into()))
+pub fn run(settings: Settings) -> Result<(), crate::Error> {
+    let key_id = sign::generate(
+        &settings.secret,
+        &settings.public,
+        !settings.unencrypted,
+        settings.force,
+    )?;
+    println!(
+        "Wrote secret key {} and public key {} (key id {key_id})",
+        settings.secret.display(),
+        settings.public.display()
+    );
+    Ok(())
 }

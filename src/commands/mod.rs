@@ -56,3 +56,28 @@ pub fn run(command: Command) -> Result<(), crate::Error> {
         Command::Probe(s) => probe::run(s),
     }
 }
+
+/// Progress for downloads: bars on a TTY, plain lines otherwise, nothing with `-q`.
+pub fn progress(quiet: bool) -> Box<dyn crate::fetch::download::Progress> {
+    if quiet {
+        Box::new(crate::fetch::download::SilentProgress)
+    } else {
+        Box::new(crate::fetch::download::progress::TermProgress::new())
+    }
+}
+
+/// Write a small file atomically: temp file in the same folder, fsync, rename.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<(), crate::Error> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| crate::Error::io(dir, e))?;
+    tmp.write_all(bytes)
+        .and_then(|_| tmp.as_file().sync_all())
+        .map_err(|e| crate::Error::io(path, e))?;
+    tmp.persist(path)
+        .map_err(|e| crate::Error::io(path, e.error))?;
+    Ok(())
+}

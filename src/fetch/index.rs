@@ -262,6 +262,67 @@ impl IndexClient {
         })
     }
 
+    /// Other URLs for the same file (same name and, when listed, same sha256) on every configured index,
+    /// for fail-over when a mirror is not in sync. Errors only drop an index from the list.
+    pub fn alternates(&self, name: &PackageName, filename: &str, sha256: &Sha256) -> Vec<Url> {
+        if self.sources.indexes.len() < 2 {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for index in &self.sources.indexes {
+            let Ok(url) = index.join(&format!("{name}/")) else {
+                continue;
+            };
+            let Ok(Some((ct, body))) = self.get(&url, Some(simple::ACCEPT)) else {
+                continue;
+            };
+            let files = if ct.starts_with("application/vnd.pypi.simple.v1+json") {
+                simple::parse_json(&body, &url)
+            } else {
+                simple::parse_html(&String::from_utf8_lossy(&body), &url)
+            };
+            for f in files.unwrap_or_default() {
+                if f.filename == filename && f.sha256.as_ref().is_none_or(|h| h == sha256) {
+                    out.push(f.url);
+                }
+            }
+        }
+        out
+    }
+
+    /// Pin a project to one file named by a direct URL requirement (`name @ URL`).
+    pub fn add_direct(&self, name: &PackageName, url: Url, sha256: Option<Sha256>) {
+        let mut url = url;
+        let sha256 = sha256.or_else(|| {
+            url.fragment()
+                .and_then(|f| f.strip_prefix("sha256="))
+                .and_then(|h| Sha256::from_str(h).ok())
+        });
+        url.set_fragment(None);
+        let filename = url
+            .path_segments()
+            .and_then(|mut s| s.next_back())
+            .unwrap_or_default()
+            .to_string();
+        let file = DistFile {
+            filename,
+            url,
+            sha256,
+            requires_python: None,
+            yanked: false,
+            core_metadata: None,
+            size: None,
+        };
+        let project = Project {
+            name: name.clone(),
+            files: vec![file],
+            index: None,
+        };
+        let slot: Slot<Project> = Arc::new(OnceLock::new());
+        let _ = slot.set(Ok(Arc::new(project)));
+        self.projects.lock().unwrap().insert(name.clone(), slot);
+    }
+
     /// Start fetching these project pages in the background (the resolver asks for them soon).
     pub fn prefetch(self: &Arc<Self>, names: Vec<PackageName>) {
         for name in names {

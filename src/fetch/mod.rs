@@ -1,7 +1,17 @@
 //! The network side: package index client, hub client, downloader. Only `lock` and `bundle` use it.
+// Errors carry their URL (a `Url` is ~90 bytes); they are boxed where they join the crate's error.
+#![allow(clippy::result_large_err)]
+
+pub mod download;
+pub mod error;
 pub mod http;
+pub mod hub;
+pub mod hub_select;
 pub mod index;
 pub mod metadata;
+pub mod models;
 pub mod range_reader;
 pub mod simple;
 pub mod sources;
+
+pub use error::Error;

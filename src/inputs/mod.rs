@@ -6,6 +6,9 @@ use std::path::PathBuf;
 use crate::target::Target;
 use crate::types::{RepoId, RepoKind, Sha256};
 
+pub mod config;
+pub mod manifest;
+pub mod plan;
 pub mod requirements;
 
 /// Where an input item came from, for error messages (`file:line`).
@@ -99,6 +102,8 @@ pub struct Plan {
     pub requirements: Vec<Requirement>,
     pub constraints: Vec<Requirement>,
     pub index: IndexOptions,
+    /// Hub endpoint from the flag or the manifest (`HF_ENDPOINT` and the default are the fetcher's).
+    pub hf_endpoint: Option<String>,
     pub models: Vec<ModelRequest>,
     /// Local paths named by configs: reported, not fetched.
     pub local_paths: Vec<String>,

@@ -1,0 +1,622 @@
+//! Reading a bundle in one streaming pass: the first three members (`ferry.json`, `SHA256SUMS`, its signature),
+//! the signature checked against the public key before anything else, then every member checked for a safe
+//! name and hashed while it is read (and, for [`extract`], written).
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use tar::EntryType;
+
+use super::hashing::HashPipe;
+use super::layout::{self, check_member_name, check_symlink, MANIFEST, SUMS, SUMS_SIG};
+use super::sign::{self, SignatureError};
+use super::volumes::{self, VolumeIoError, VolumeReader};
+use super::Error;
+use crate::lock::Lock;
+use crate::types::Sha256;
+
+const MAX_MANIFEST: u64 = 256 << 20;
+const MAX_SIGNATURE: u64 = 64 << 10;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemberKind {
+    File,
+    Dir,
+    Symlink,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    pub path: String,
+    pub kind: MemberKind,
+    pub size: u64,
+    pub sha256: Option<Sha256>,
+    pub link_target: Option<String>,
+}
+
+/// A bundle whose signature and every hash checked out.
+#[derive(Clone, Debug)]
+pub struct Verified {
+    pub lock: Lock,
+    /// Key id of the signer, as minisign prints it.
+    pub key_id: String,
+    /// Every member in archive order.
+    pub members: Vec<Member>,
+}
+
+/// The first members of a bundle, read without verification (for `inspect`).
+#[derive(Clone, Debug)]
+pub struct Front {
+    pub lock: Lock,
+    /// Key id named by the signature (not checked).
+    pub signer_key_id: String,
+    pub sums: BTreeMap<String, Sha256>,
+    pub volumes: Vec<PathBuf>,
+    /// Length of the whole tar stream.
+    pub bytes: u64,
+}
+
+/// Check the signature and every member; writes nothing.
+pub fn verify(bundle: &Path, public_key: &Path) -> Result<Verified, Error> {
+    let key = sign::load_public_key(public_key)?;
+    Pass::open(bundle)?.run(&key, None)
+}
+
+/// Verify and write the members into `dest` (a fresh folder made by the caller). On failure everything written
+/// is removed again.
+pub fn extract(bundle: &Path, public_key: &Path, dest: &Path) -> Result<Verified, Error> {
+    let key = sign::load_public_key(public_key)?;
+    let mut out = Output {
+        dest: dest.to_path_buf(),
+        created: BTreeSet::new(),
+    };
+    let result = Pass::open(bundle).and_then(|pass| pass.run(&key, Some(&mut out)));
+    if result.is_err() {
+        out.remove_all();
+    }
+    result
+}
+
+/// `ferry.json` of a bundle, unverified.
+pub fn read_manifest(bundle: &Path) -> Result<Lock, Error> {
+    read_front(bundle).map(|f| f.lock)
+}
+
+/// The first three members of a bundle, unverified.
+pub fn read_front(bundle: &Path) -> Result<Front, Error> {
+    let pass = Pass::open(bundle)?;
+    let bundle = pass.bundle.clone();
+    let volumes = pass.volumes.clone();
+    let bytes = pass.total_len;
+    let mut archive = tar::Archive::new(pass.reader);
+    let mut entries = archive.entries().map_err(|e| map_io(&bundle, e))?;
+    let mut ctx = Ctx::new(&bundle, bytes, volumes.clone());
+    let (manifest, _) = ctx.read_small(&mut entries, MANIFEST, MAX_MANIFEST)?;
+    let (sums, _) = ctx.read_small(&mut entries, SUMS, MAX_MANIFEST)?;
+    let (signature, _) = ctx.read_small(&mut entries, SUMS_SIG, MAX_SIGNATURE)?;
+    let signer_key_id = sign::signature_key_id(&text(&bundle, SUMS_SIG, signature)?)
+        .map_err(|e| ctx.bad(SUMS_SIG, e.to_string()))?
+        .to_string();
+    let sums = layout::parse_sums(&text(&bundle, SUMS, sums)?).map_err(|e| ctx.bad(SUMS, e))?;
+    let lock = parse_lock(&ctx, manifest)?;
+    Ok(Front {
+        lock,
+        signer_key_id,
+        sums,
+        volumes,
+        bytes,
+    })
+}
+
+struct Pass {
+    bundle: PathBuf,
+    volumes: Vec<PathBuf>,
+    total_len: u64,
+    reader: VolumeReader,
+}
+
+impl Pass {
+    fn open(bundle: &Path) -> Result<Self, Error> {
+        let volumes = volumes::resolve(bundle)?;
+        let reader = VolumeReader::open(volumes.clone())?;
+        Ok(Pass {
+            bundle: bundle.to_path_buf(),
+            total_len: reader.total_len(),
+            volumes,
+            reader,
+        })
+    }
+
+    fn run(self, key: &sign::PublicKey, mut out: Option<&mut Output>) -> Result<Verified, Error> {
+        let bundle = self.bundle.clone();
+        let split = self.reader.is_split();
+        let mut ctx = Ctx::new(&bundle, self.total_len, self.volumes.clone());
+        let mut archive = tar::Archive::new(self.reader);
+        let mut entries = archive.entries().map_err(|e| map_io(&bundle, e))?;
+
+        let (manifest, m0) = ctx.read_small(&mut entries, MANIFEST, MAX_MANIFEST)?;
+        let (sums_bytes, m1) = ctx.read_small(&mut entries, SUMS, MAX_MANIFEST)?;
+        let (signature, m2) = ctx.read_small(&mut entries, SUMS_SIG, MAX_SIGNATURE)?;
+
+        // The signature first: nothing else is trusted before it checks out.
+        let signature_text = text(&bundle, SUMS_SIG, signature.clone())?;
+        key.verify(&sums_bytes, &signature_text)
+            .map_err(|e| match e {
+                SignatureError::WrongKey { signed_by } => Error::WrongKey {
+                    bundle: bundle.clone(),
+                    bundle_key: signed_by.to_string(),
+                    key_path: key.path().to_path_buf(),
+                    given_key: key.key_id().to_string(),
+                },
+                other => Error::BadSignature {
+                    bundle: bundle.clone(),
+                    message: other.to_string(),
+                },
+            })?;
+        let sums = layout::parse_sums(&text(&bundle, SUMS, sums_bytes.clone())?)
+            .map_err(|e| ctx.bad(SUMS, e))?;
+        let manifest_sha = Sha256::digest(&manifest);
+        match sums.get(MANIFEST) {
+            Some(listed) if *listed == manifest_sha => {}
+            Some(listed) => {
+                return Err(Error::HashMismatch {
+                    bundle,
+                    member: MANIFEST.into(),
+                    expected: listed.clone(),
+                    actual: manifest_sha,
+                })
+            }
+            None => return Err(ctx.bad(MANIFEST, format!("not listed in {SUMS}"))),
+        }
+        let lock = parse_lock(&ctx, manifest.clone())?;
+
+        if let Some(out) = out.as_deref_mut() {
+            out.write_small(MANIFEST, &manifest)?;
+            out.write_small(SUMS, &sums_bytes)?;
+            out.write_small(SUMS_SIG, &signature)?;
+        }
+        let mut members = vec![m0, m1, m2];
+        let mut sized = BTreeMap::new();
+        sized.insert(MANIFEST.to_string(), (manifest_sha, manifest.len() as u64));
+        members[0].sha256 = sums.get(MANIFEST).cloned();
+
+        let mut pipe = HashPipe::new();
+        let mut buf = vec![0u8; 256 << 10];
+        for entry in entries.by_ref() {
+            let mut entry = entry.map_err(|e| map_io(&bundle, e))?;
+            let (name, kind, size) = ctx.admit(&mut entry)?;
+            let member = match kind {
+                MemberKind::Dir => {
+                    if let Some(out) = out.as_deref_mut() {
+                        out.make_dir(&name)?;
+                    }
+                    Member {
+                        path: name,
+                        kind,
+                        size: 0,
+                        sha256: None,
+                        link_target: None,
+                    }
+                }
+                MemberKind::Symlink => {
+                    let target = ctx.link_target(&entry, &name)?;
+                    if let Some(out) = out.as_deref_mut() {
+                        out.make_symlink(&name, &target)?;
+                    }
+                    Member {
+                        path: name,
+                        kind,
+                        size: 0,
+                        sha256: None,
+                        link_target: Some(target),
+                    }
+                }
+                MemberKind::File => {
+                    let Some(expected) = sums.get(&name) else {
+                        return Err(ctx.bad(&name, format!("not listed in {SUMS}")));
+                    };
+                    let mut file = match out.as_deref_mut() {
+                        Some(out) => Some(out.create_file(&name)?),
+                        None => None,
+                    };
+                    let mut copied = 0u64;
+                    loop {
+                        let n = match entry.read(&mut buf) {
+                            Ok(0) => break,
+                            Ok(n) => n,
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                            Err(e) => return Err(map_io(&bundle, e)),
+                        };
+                        if let (Some(f), Some(out)) = (file.as_mut(), out.as_deref()) {
+                            f.write_all(&buf[..n])
+                                .map_err(|e| Error::io(out.dest.join(&name), e))?;
+                        }
+                        pipe.feed(&buf[..n]);
+                        copied += n as u64;
+                    }
+                    let (actual, _) = pipe.finish();
+                    if copied != size {
+                        return Err(ctx.truncated(&name, size, copied, split));
+                    }
+                    if actual != *expected {
+                        return Err(Error::HashMismatch {
+                            bundle,
+                            member: name,
+                            expected: expected.clone(),
+                            actual,
+                        });
+                    }
+                    sized.insert(name.clone(), (actual.clone(), size));
+                    Member {
+                        path: name,
+                        kind,
+                        size,
+                        sha256: Some(actual),
+                        link_target: None,
+                    }
+                }
+            };
+            members.push(member);
+        }
+        drop(entries);
+        ctx.check_end(archive.into_inner(), split)?;
+
+        for name in sums.keys() {
+            if !sized.contains_key(name) {
+                return Err(ctx.bad(name, format!("listed in {SUMS} but not in the bundle")));
+            }
+        }
+        layout::check_manifest(&lock, &sized)
+            .map_err(|(member, message)| ctx.bad(&member, message))?;
+        Ok(Verified {
+            lock,
+            key_id: key.key_id().to_string(),
+            members,
+        })
+    }
+}
+
+/// What one pass has seen so far, for the member checks.
+struct Ctx {
+    bundle: PathBuf,
+    total_len: u64,
+    volumes: Vec<PathBuf>,
+    names: HashSet<String>,
+    folders_used: HashSet<String>,
+    symlinks: HashSet<String>,
+}
+
+impl Ctx {
+    fn new(bundle: &Path, total_len: u64, volumes: Vec<PathBuf>) -> Self {
+        Ctx {
+            bundle: bundle.to_path_buf(),
+            total_len,
+            volumes,
+            names: HashSet::new(),
+            folders_used: HashSet::new(),
+            symlinks: HashSet::new(),
+        }
+    }
+
+    fn unsafe_member(&self, member: &str, reason: impl Into<String>) -> Error {
+        Error::UnsafeMember {
+            bundle: self.bundle.clone(),
+            member: member.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    fn bad(&self, member: &str, message: impl Into<String>) -> Error {
+        Error::BadMember {
+            bundle: self.bundle.clone(),
+            member: member.to_string(),
+            message: message.into(),
+        }
+    }
+
+    fn truncated(&self, member: &str, size: u64, got: u64, split: bool) -> Error {
+        if split {
+            if let Some(last) = self.volumes.last() {
+                return Error::MissingVolume {
+                    first: self.volumes[0].clone(),
+                    missing: next_volume(last),
+                };
+            }
+        }
+        self.bad(
+            member,
+            format!("declares {size} bytes but the bundle ends after {got}"),
+        )
+    }
+
+    /// One of the first three members, read whole.
+    fn read_small<R: Read>(
+        &mut self,
+        entries: &mut tar::Entries<'_, R>,
+        expected: &str,
+        limit: u64,
+    ) -> Result<(Vec<u8>, Member), Error> {
+        let mut entry = match entries.next() {
+            Some(entry) => entry.map_err(|e| map_io(&self.bundle, e))?,
+            None => {
+                return Err(Error::Malformed {
+                    bundle: self.bundle.clone(),
+                    message: format!(
+                        "{expected} missing (it must be among the first three members)"
+                    ),
+                })
+            }
+        };
+        let (name, kind, size) = self.admit(&mut entry)?;
+        if name != expected || kind != MemberKind::File {
+            return Err(self.unsafe_member(
+                &name,
+                format!("expected {expected} here: the first members must be {MANIFEST}, {SUMS}, {SUMS_SIG}"),
+            ));
+        }
+        if size > limit {
+            return Err(self.bad(&name, format!("{size} bytes is too large")));
+        }
+        let mut data = Vec::with_capacity(size as usize);
+        entry
+            .read_to_end(&mut data)
+            .map_err(|e| map_io(&self.bundle, e))?;
+        if data.len() as u64 != size {
+            return Err(self.truncated(&name, size, data.len() as u64, self.volumes.len() > 1));
+        }
+        let member = Member {
+            path: name,
+            kind,
+            size,
+            sha256: None,
+            link_target: None,
+        };
+        Ok((data, member))
+    }
+
+    /// Decide whether a member may be read at all: its type, every name it carries, its place in the tree and
+    /// its declared size. Returns the effective name (no trailing slash), kind and size.
+    fn admit<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+    ) -> Result<(String, MemberKind, u64), Error> {
+        let raw_name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let entry_type = entry.header().entry_type();
+        let kind = match entry_type {
+            EntryType::Regular => MemberKind::File,
+            EntryType::Directory => MemberKind::Dir,
+            EntryType::Symlink => MemberKind::Symlink,
+            EntryType::Link => return Err(self.unsafe_member(&raw_name, "hard link")),
+            EntryType::Char | EntryType::Block => {
+                return Err(self.unsafe_member(&raw_name, "device file"))
+            }
+            EntryType::Fifo => return Err(self.unsafe_member(&raw_name, "fifo")),
+            other => {
+                return Err(self.unsafe_member(
+                    &raw_name,
+                    format!("unsupported tar entry type {:?}", other.as_byte() as char),
+                ))
+            }
+        };
+        let name = std::str::from_utf8(&entry.path_bytes())
+            .map_err(|_| self.unsafe_member(&raw_name, "name is not UTF-8"))?
+            .to_string();
+        // Every name the member carries must be safe, whichever a tool would pick.
+        let header_name = String::from_utf8_lossy(&entry.header().path_bytes()).into_owned();
+        if header_name.starts_with('/') || header_name.split('/').any(|p| p == "..") {
+            return Err(self.unsafe_member(&name, format!("header name '{header_name}' is unsafe")));
+        }
+        if let Some(pax) = entry
+            .pax_extensions()
+            .map_err(|e| map_io(&self.bundle, e))?
+        {
+            for ext in pax {
+                let ext = ext.map_err(|e| map_io(&self.bundle, e))?;
+                let key = ext.key().unwrap_or("");
+                let value = String::from_utf8_lossy(ext.value_bytes());
+                if key == "path" && value.trim_end_matches('/') != name.trim_end_matches('/') {
+                    return Err(self.unsafe_member(
+                        &name,
+                        format!("PAX path '{value}' disagrees with the member name"),
+                    ));
+                }
+                if key.starts_with("GNU.sparse") {
+                    return Err(self.unsafe_member(&name, "sparse file"));
+                }
+            }
+        }
+        let name = match kind {
+            MemberKind::Dir => name.strip_suffix('/').unwrap_or(&name).to_string(),
+            _ => name,
+        };
+        check_member_name(&name).map_err(|reason| self.unsafe_member(&name, reason))?;
+        if !self.names.insert(name.clone()) {
+            return Err(self.unsafe_member(&name, "duplicate member"));
+        }
+        if let Some(link) = layout::ancestors(&name).find(|a| self.symlinks.contains(*a)) {
+            return Err(self.unsafe_member(&name, format!("inside symlink '{link}'")));
+        }
+        if kind != MemberKind::Dir && self.folders_used.contains(&name) {
+            return Err(self.unsafe_member(&name, "replaces a folder of an earlier member"));
+        }
+        for folder in layout::ancestors(&name) {
+            self.folders_used.insert(folder.to_string());
+        }
+        if kind == MemberKind::Symlink {
+            self.symlinks.insert(name.clone());
+        }
+        let size = entry.size();
+        if kind != MemberKind::File && size != 0 {
+            return Err(self.unsafe_member(&name, format!("{kind:?} member carries {size} bytes")));
+        }
+        let end = entry.raw_file_position().checked_add(size);
+        if end.is_none_or(|end| end > self.total_len) {
+            if self.volumes.len() > 1 || self.volumes[0].to_string_lossy().ends_with(".000") {
+                return Err(self.truncated(&name, size, 0, true));
+            }
+            return Err(self.unsafe_member(
+                &name,
+                format!(
+                    "declares {size} bytes, more than the {} bytes the bundle holds",
+                    self.total_len
+                ),
+            ));
+        }
+        Ok((name, kind, size))
+    }
+
+    fn link_target<R: Read>(&self, entry: &tar::Entry<'_, R>, name: &str) -> Result<String, Error> {
+        let bytes = entry
+            .link_name_bytes()
+            .ok_or_else(|| self.unsafe_member(name, "symlink without a target"))?;
+        let target = std::str::from_utf8(&bytes)
+            .map_err(|_| self.unsafe_member(name, "symlink target is not UTF-8"))?
+            .to_string();
+        check_symlink(name, &target).map_err(|reason| self.unsafe_member(name, reason))?;
+        if let Some(raw) = entry.header().link_name_bytes() {
+            let raw = String::from_utf8_lossy(&raw);
+            if raw.starts_with('/') || (!target.starts_with(&*raw) && raw != target) {
+                return Err(self.unsafe_member(
+                    name,
+                    format!("header link name '{raw}' disagrees with '{target}'"),
+                ));
+            }
+        }
+        Ok(target)
+    }
+
+    /// A tar ends with two zero blocks; the reader has consumed the first. Without the second, the stream
+    /// stopped early: a missing last volume or a cut file.
+    fn check_end(&self, mut rest: VolumeReader, split: bool) -> Result<(), Error> {
+        let mut tail = Vec::new();
+        (&mut rest)
+            .take(512)
+            .read_to_end(&mut tail)
+            .map_err(|e| map_io(&self.bundle, e))?;
+        if tail.len() == 512 && tail.iter().all(|b| *b == 0) {
+            return Ok(());
+        }
+        if split && tail.is_empty() {
+            let last = rest.parts().last().expect("a volume");
+            return Err(Error::MissingVolume {
+                first: rest.parts()[0].clone(),
+                missing: next_volume(last),
+            });
+        }
+        Err(Error::Malformed {
+            bundle: self.bundle.clone(),
+            message: "the archive does not end with an end-of-archive marker (cut short?)".into(),
+        })
+    }
+}
+
+fn next_volume(last: &Path) -> PathBuf {
+    let name = last.to_string_lossy();
+    match name.rsplit_once('.') {
+        Some((base, n)) if n.chars().all(|c| c.is_ascii_digit()) => {
+            let next = n.parse::<usize>().unwrap_or(0) + 1;
+            volumes::volume_name(Path::new(base), next)
+        }
+        _ => volumes::volume_name(last, 1),
+    }
+}
+
+fn text(bundle: &Path, member: &str, bytes: Vec<u8>) -> Result<String, Error> {
+    String::from_utf8(bytes).map_err(|_| Error::BadMember {
+        bundle: bundle.to_path_buf(),
+        member: member.to_string(),
+        message: "not UTF-8 text".into(),
+    })
+}
+
+fn parse_lock(ctx: &Ctx, manifest: Vec<u8>) -> Result<Lock, Error> {
+    let text = text(&ctx.bundle, MANIFEST, manifest)?;
+    Lock::from_json(&text).map_err(|e| ctx.bad(MANIFEST, format!("invalid: {e}")))
+}
+
+/// I/O errors of the volume files are plain I/O errors; anything else the tar reader reports means the archive
+/// itself is malformed.
+fn map_io(bundle: &Path, e: io::Error) -> Error {
+    if e.get_ref().is_some_and(|inner| inner.is::<VolumeIoError>()) {
+        let inner = e.into_inner().expect("checked");
+        let v = inner.downcast::<VolumeIoError>().expect("checked");
+        return Error::io(v.path, v.source);
+    }
+    Error::Malformed {
+        bundle: bundle.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// Where `extract` writes, and what it has created (top-level names), to undo it.
+struct Output {
+    dest: PathBuf,
+    created: BTreeSet<PathBuf>,
+}
+
+impl Output {
+    fn prepare(&mut self, name: &str) -> Result<PathBuf, Error> {
+        let top = name.split('/').next().expect("non-empty name");
+        self.created.insert(self.dest.join(top));
+        let path = self.dest.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        Ok(path)
+    }
+
+    fn write_small(&mut self, name: &str, bytes: &[u8]) -> Result<(), Error> {
+        let mut f = self.create_file(name)?;
+        f.write_all(bytes)
+            .map_err(|e| Error::io(self.dest.join(name), e))
+    }
+
+    fn create_file(&mut self, name: &str) -> Result<File, Error> {
+        let path = self.prepare(name)?;
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o644);
+        options.open(&path).map_err(|e| Error::io(&path, e))
+    }
+
+    fn make_dir(&mut self, name: &str) -> Result<(), Error> {
+        let path = self.prepare(name)?;
+        match std::fs::create_dir(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => Ok(()),
+            Err(e) => Err(Error::io(&path, e)),
+        }
+    }
+
+    fn make_symlink(&mut self, name: &str, target: &str) -> Result<(), Error> {
+        let path = self.prepare(name)?;
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(target, &path).map_err(|e| Error::io(&path, e))
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = target;
+            Err(Error::io(
+                &path,
+                io::Error::new(io::ErrorKind::Unsupported, "symlinks need a Unix host"),
+            ))
+        }
+    }
+
+    fn remove_all(&self) {
+        for path in &self.created {
+            match std::fs::symlink_metadata(path) {
+                Ok(m) if m.is_dir() => {
+                    let _ = std::fs::remove_dir_all(path);
+                }
+                Ok(_) => {
+                    let _ = std::fs::remove_file(path);
+                }
+                Err(_) => {}
+            }
+        }
+    }
+}

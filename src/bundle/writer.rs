@@ -1,0 +1,259 @@
+//! Writing a bundle: `ferry.json`, `SHA256SUMS`, `SHA256SUMS.minisig`, then every member sorted by path with
+//! explicit folders, fixed owner/modes/mtime. Files are hashed while they are copied; a file that no longer
+//! matches its sha256 or size aborts the write, and nothing appears under the output name.
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Take};
+use std::path::{Path, PathBuf};
+
+use tar::{EntryType, Header};
+
+use super::hashing::HashPipe;
+use super::layout::{self, check_member_name, check_symlink, MANIFEST, SUMS, SUMS_SIG};
+use super::sign::{KeyId, SecretKey};
+use super::volumes::VolumeWriter;
+use super::Error;
+use crate::lock::Lock;
+use crate::types::Sha256;
+
+/// A member to put in the bundle besides the three top-level files. Folders are added by the writer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Entry {
+    /// A regular file copied from `path`, which must still have this sha256 and size.
+    File {
+        member: String,
+        path: PathBuf,
+        sha256: Sha256,
+        size: u64,
+    },
+    /// A relative symlink (Hugging Face snapshots → blobs), inside its own repo folder.
+    Symlink { member: String, target: String },
+}
+
+impl Entry {
+    pub fn member(&self) -> &str {
+        match self {
+            Entry::File { member, .. } | Entry::Symlink { member, .. } => member,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct WriteOptions {
+    /// Every member's mtime (SOURCE_DATE_EPOCH or the lock's `created`).
+    pub mtime: u64,
+    /// Split into volumes of at most this many bytes (capped at 4 GiB − 1).
+    pub split: Option<u64>,
+    /// minisign trusted comment; keep wall-clock time out of it for reproducible bundles.
+    pub trusted_comment: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct WriteSummary {
+    /// The files written: the bundle, or its volumes in order.
+    pub volumes: Vec<PathBuf>,
+    /// Number of tar members, folders included.
+    pub members: usize,
+    /// Length of the tar stream.
+    pub bytes: u64,
+    pub key_id: KeyId,
+}
+
+enum Planned {
+    Dir,
+    File {
+        path: PathBuf,
+        sha256: Sha256,
+        size: u64,
+    },
+    Symlink(String),
+}
+
+const FILE_MODE: u32 = 0o644;
+const DIR_MODE: u32 = 0o755;
+const LINK_MODE: u32 = 0o777;
+
+/// Write a signed bundle of `lock` and `entries` to `out` (or its volumes `out.000`, … with `opts.split`).
+pub fn write(
+    lock: &Lock,
+    entries: Vec<Entry>,
+    key: &SecretKey,
+    out: &Path,
+    opts: &WriteOptions,
+) -> Result<WriteSummary, Error> {
+    let mut lock = lock.clone();
+    lock.normalize();
+    let manifest = lock.to_json();
+    let plan = plan(entries)?;
+
+    let mut sums = BTreeMap::new();
+    let mut sized = BTreeMap::new();
+    let manifest_sha = Sha256::digest(manifest.as_bytes());
+    sums.insert(MANIFEST.to_string(), manifest_sha.clone());
+    sized.insert(MANIFEST.to_string(), (manifest_sha, manifest.len() as u64));
+    for (name, planned) in &plan {
+        if let Planned::File { sha256, size, .. } = planned {
+            sums.insert(name.clone(), sha256.clone());
+            sized.insert(name.clone(), (sha256.clone(), *size));
+        }
+    }
+    layout::check_manifest(&lock, &sized)
+        .map_err(|(member, message)| Error::InvalidEntry { member, message })?;
+    let sums_text = layout::format_sums(&sums);
+    let signature = key
+        .sign(sums_text.as_bytes(), &opts.trusted_comment)
+        .map_err(|message| Error::InvalidEntry {
+            member: SUMS_SIG.into(),
+            message,
+        })?;
+
+    let volumes = VolumeWriter::new(out, opts.split)?;
+    let mut tar = tar::Builder::new(BufWriter::with_capacity(1 << 20, volumes));
+    let io_err = |e: io::Error| Error::io(out, e);
+    for (name, bytes) in [
+        (MANIFEST, manifest.as_bytes()),
+        (SUMS, sums_text.as_bytes()),
+        (SUMS_SIG, signature.as_bytes()),
+    ] {
+        let mut h = header(
+            EntryType::Regular,
+            FILE_MODE,
+            bytes.len() as u64,
+            opts.mtime,
+        );
+        tar.append_data(&mut h, name, bytes).map_err(io_err)?;
+    }
+    let mut pipe = HashPipe::new();
+    for (name, planned) in &plan {
+        match planned {
+            Planned::Dir => {
+                let mut h = header(EntryType::Directory, DIR_MODE, 0, opts.mtime);
+                tar.append_data(&mut h, format!("{name}/"), io::empty())
+                    .map_err(io_err)?;
+            }
+            Planned::Symlink(target) => {
+                let mut h = header(EntryType::Symlink, LINK_MODE, 0, opts.mtime);
+                tar.append_link(&mut h, name, target).map_err(io_err)?;
+            }
+            Planned::File { path, sha256, size } => {
+                let file = File::open(path).map_err(|e| Error::io(path, e))?;
+                let mut h = header(EntryType::Regular, FILE_MODE, *size, opts.mtime);
+                let mut reader = HashingReader {
+                    inner: file.take(*size),
+                    pipe: &mut pipe,
+                    path,
+                    error: None,
+                };
+                let result = tar.append_data(&mut h, name, &mut reader);
+                if let Some(e) = reader.error.take() {
+                    return Err(e);
+                }
+                result.map_err(io_err)?;
+                let mut rest = reader.inner.into_inner();
+                let (actual, actual_size) = pipe.finish();
+                let grew = rest.read(&mut [0u8; 1]).map_err(|e| Error::io(path, e))? > 0;
+                if actual != *sha256 || actual_size != *size || grew {
+                    let actual_size = std::fs::metadata(path).map_or(actual_size, |m| m.len());
+                    return Err(Error::SourceChanged {
+                        path: path.clone(),
+                        expected: sha256.clone(),
+                        expected_size: *size,
+                        actual,
+                        actual_size,
+                    });
+                }
+            }
+        }
+    }
+    tar.finish().map_err(io_err)?;
+    let volumes = tar
+        .into_inner()
+        .map_err(io_err)?
+        .into_inner()
+        .map_err(|e| io_err(e.into_error()))?;
+    let bytes = volumes.total();
+    let volumes = volumes.commit()?;
+    Ok(WriteSummary {
+        volumes,
+        members: 3 + plan.len(),
+        bytes,
+        key_id: key.key_id(),
+    })
+}
+
+/// Validate the entries and add their folders; sorted by path.
+fn plan(entries: Vec<Entry>) -> Result<BTreeMap<String, Planned>, Error> {
+    let invalid = |member: &str, message: String| Error::InvalidEntry {
+        member: member.to_string(),
+        message,
+    };
+    let mut plan = BTreeMap::new();
+    for entry in entries {
+        let name = entry.member().to_string();
+        check_member_name(&name).map_err(|e| invalid(&name, e))?;
+        if [MANIFEST, SUMS, SUMS_SIG].contains(&name.as_str()) {
+            return Err(invalid(&name, "written by the bundle writer itself".into()));
+        }
+        let planned = match entry {
+            Entry::File {
+                path, sha256, size, ..
+            } => Planned::File { path, sha256, size },
+            Entry::Symlink { target, .. } => {
+                check_symlink(&name, &target).map_err(|e| invalid(&name, e))?;
+                Planned::Symlink(target)
+            }
+        };
+        if plan.insert(name.clone(), planned).is_some() {
+            return Err(invalid(&name, "listed twice".into()));
+        }
+    }
+    let names: Vec<String> = plan.keys().cloned().collect();
+    for name in &names {
+        for dir in layout::ancestors(name) {
+            match plan.get(dir) {
+                None => {
+                    plan.insert(dir.to_string(), Planned::Dir);
+                }
+                Some(Planned::Dir) => {}
+                Some(_) => return Err(invalid(name, format!("'{dir}' is not a folder"))),
+            }
+        }
+    }
+    Ok(plan)
+}
+
+/// A GNU header with ferry's fixed fields: owner 0/0 with empty names, no atime/ctime.
+fn header(kind: EntryType, mode: u32, size: u64, mtime: u64) -> Header {
+    let mut h = Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_mode(mode);
+    h.set_size(size);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(mtime);
+    h
+}
+
+/// Feeds what it reads to the hasher; keeps the source's own I/O error apart from the output's.
+struct HashingReader<'a> {
+    inner: Take<File>,
+    pipe: &'a mut HashPipe,
+    path: &'a Path,
+    error: Option<Error>,
+}
+
+impl Read for HashingReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.inner.read(buf) {
+            Ok(n) => {
+                self.pipe.feed(&buf[..n]);
+                Ok(n)
+            }
+            Err(e) => {
+                let kind = e.kind();
+                self.error = Some(Error::io(self.path, e));
+                Err(io::Error::new(kind, "source read failed"))
+            }
+        }
+    }
+}
