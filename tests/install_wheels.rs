@@ -146,6 +146,9 @@ fn upgrade_replaces_the_old_version() {
 
     let mut new = Staging::new(&tmp.path().join("new"));
     new.add_wheel(&alpha("1.1"), true);
+    // The same venv reached through a symlinked folder: the old version is still found and removed.
+    std::os::unix::fs::symlink(tmp.path(), tmp.path().join("link")).unwrap();
+    let venv = tmp.path().join("link/venv");
     let s = install_extracted(
         &new.dir,
         &new.lock,
