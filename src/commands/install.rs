@@ -75,22 +75,7 @@ pub fn run(s: Settings) -> Result<(), crate::Error> {
             serde_json::to_string_pretty(&summary).expect("summary serializes")
         );
     } else {
-        println!(
-            "installed {} package(s) ({} unchanged){}; {} model(s){}",
-            summary.installed.len(),
-            summary.unchanged.len(),
-            summary
-                .venv
-                .as_ref()
-                .map(|v| format!(" into {}", v.display()))
-                .unwrap_or_default(),
-            summary.models.len(),
-            summary
-                .models_dir
-                .as_ref()
-                .map(|d| format!(" into {}", d.display()))
-                .unwrap_or_default(),
-        );
+        print!("{summary}");
     }
     Ok(())
 }

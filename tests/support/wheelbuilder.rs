@@ -125,7 +125,12 @@ impl WheelBuilder {
             } else {
                 record_hash(content)
             };
-            record.push_str(&format!("{path},{hash},{}\n", content.len()));
+            let quoted = if path.contains(',') {
+                format!("\"{path}\"")
+            } else {
+                path.clone()
+            };
+            record.push_str(&format!("{quoted},{hash},{}\n", content.len()));
         }
         record.push_str(&format!("{di}/RECORD,,\n"));
         members.push((format!("{di}/RECORD"), record.into_bytes(), 0o644));
