@@ -140,7 +140,7 @@ fn install_offline_into_fresh_venv_and_hf_cache() {
     ok(&mut pip(&["check"]));
     let show = ok(&mut pip(&["show", "lora-tool"]));
     assert!(show.contains("Version: 0.4.0"), "{show}");
-    let out = ok(&mut std::process::Command::new(test_python())
+    let out = ok(std::process::Command::new(test_python())
         .args(["-c", "from huggingface_hub import snapshot_download; import os; p = snapshot_download('org/tiny-clip'); print(sorted(os.listdir(p)))"])
         .env("HF_HOME", &hf)
         .env("HF_HUB_OFFLINE", "1"));

@@ -10,7 +10,6 @@ use crate::fetch::download::{self, DownloadRequest, Progress};
 use crate::fetch::hub::Hub;
 use crate::fetch::index::IndexClient;
 use crate::fetch::models::{fetch_models, plan_summary, StagedFile};
-use crate::fetch::sources;
 use crate::inputs;
 use crate::lock::Lock;
 use crate::resolve::Pinned;
@@ -171,14 +170,9 @@ fn fetch_packages(
     jobs: usize,
     progress: &dyn Progress,
 ) -> Result<Vec<Entry>, crate::Error> {
-    // Fail-over URLs: the same file on the other configured indexes.
-    let index = match index {
-        Some(i) => Some(Arc::clone(i)),
-        None => sources::configure(&Default::default())
-            .ok()
-            .filter(|s| s.indexes.len() > 1)
-            .map(|s| Arc::new(IndexClient::new(s))),
-    };
+    // Fail-over URLs: the same file on the other configured indexes (not with --locked: a locked
+    // bundle queries nothing but the files it names).
+    let index = index.cloned();
     let reqs: Vec<DownloadRequest> = lock
         .packages
         .par_iter()

@@ -138,7 +138,7 @@ impl SdistBuilder {
                     "could not build {} locally; bundling the sdist",
                     file.filename
                 );
-                return self.from_archive(
+                return self.metadata_from_archive(
                     name,
                     sdist,
                     sdist_sha256,
@@ -147,7 +147,7 @@ impl SdistBuilder {
                 );
             }
             Err(e) => {
-                return self.from_archive(
+                return self.metadata_from_archive(
                     name,
                     sdist,
                     sdist_sha256,
@@ -157,7 +157,7 @@ impl SdistBuilder {
             }
         };
         let Some(wheel_tmp) = built else {
-            return self.from_archive(
+            return self.metadata_from_archive(
                 name,
                 sdist,
                 sdist_sha256,
@@ -185,7 +185,7 @@ impl SdistBuilder {
         })
     }
 
-    fn from_archive(
+    fn metadata_from_archive(
         &self,
         _name: &PackageName,
         sdist: PathBuf,

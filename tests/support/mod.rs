@@ -30,8 +30,7 @@ pub fn ferry(cwd: &Path) -> Command {
 
 /// Run and describe everything when it fails.
 pub fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("spawn");
-    out
+    cmd.output().expect("spawn")
 }
 
 pub fn describe(cmd: &Command, out: &Output) -> String {
