@@ -138,7 +138,14 @@ pub fn load_secret_key(path: &Path) -> Result<SecretKey, Error> {
 
 /// Load a secret key with this password (`None`: ask on the terminal if the key is encrypted).
 pub fn load_secret_key_with(path: &Path, password: Option<String>) -> Result<SecretKey, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::NotFound {
+            " (create a key pair with `ferry keygen`)"
+        } else {
+            ""
+        };
+        bad_key(path, &format!("cannot read the secret key: {e}{hint}"))
+    })?;
     let encoded = text
         .lines()
         .nth(1)

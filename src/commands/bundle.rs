@@ -32,6 +32,10 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
         .transpose()
         .map_err(|e| crate::Error::Usage(e.to_string()))?;
     let progress = super::progress();
+    // Load the key before resolving or downloading anything: a missing key or wrong password fails fast.
+    let key = (!settings.dry_run)
+        .then(|| bundle::sign::load_secret_key(&settings.secret))
+        .transpose()?;
     let (mut lock, pinned, index) = match &settings.locked {
         Some(path) => (read_lock(path)?, Vec::new(), None),
         None => {
@@ -44,8 +48,6 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
         print!("{}", dry_run_summary(&lock));
         return Ok(());
     }
-    // Load the key before any large transfer: a wrong password fails fast.
-    let key = bundle::sign::load_secret_key(&settings.secret)?;
     let out = settings
         .output
         .clone()
@@ -96,6 +98,7 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
         split,
         trusted_comment: bundle::default_trusted_comment(&lock.name, lock.created),
     };
+    let key = key.expect("loaded unless --dry-run");
     let summary = bundle::write(&lock, entries, &key, &out, &opts)?;
     let shown: Vec<String> = summary
         .volumes

@@ -43,6 +43,15 @@ fn staging_parent(s: &Settings) -> PathBuf {
 
 pub fn run(s: Settings) -> Result<(), crate::Error> {
     let only = s.only.as_deref().map(str::parse::<Only>).transpose()?;
+    // Cheap checks first (the front of the bundle, unverified): usage errors before a long verification.
+    let front = bundle::read_manifest(&s.bundle)?;
+    if s.venv.is_none() && only != Some(Only::Models) && !front.packages.is_empty() {
+        return Err(crate::Error::Usage(format!(
+            "{} holds {} Python package(s): pass --venv DIR (or --only models)",
+            s.bundle.display(),
+            front.packages.len()
+        )));
+    }
     let parent = staging_parent(&s);
     let staging = tempfile::Builder::new()
         .prefix(".ferry-staging-")
