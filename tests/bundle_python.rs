@@ -65,8 +65,6 @@ fn world() -> (IndexServer, IndexServer) {
 #[test]
 fn bundle_verify_inspect_and_pip_installs_offline() {
     let (index, mirror) = world();
-    // The primary serves helper's bytes corrupted: the mirror must serve it instead.
-    index.corrupt("helper-1.0-py3-none-any.whl");
     index.fail("/files/chara_app-1.2.0-py3-none-any.whl", 1);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -127,6 +125,20 @@ fn bundle_verify_inspect_and_pip_installs_offline() {
     let srconly = &lock["packages"][2];
     assert_eq!(srconly["built_from"], "srconly-0.3.tar.gz", "{srconly:#}");
 
+    // From the lock and an empty cache: files downloaded, the pure wheel rebuilt from its sdist.
+    ok(ferry(d)
+        .args([
+            "bundle",
+            "--locked",
+            "ferry.lock",
+            "-s",
+            "ferry.key",
+            "-o",
+            "fresh.ferry.tar",
+        ])
+        .env("FERRY_CACHE_DIR", d.join("fresh-cache")));
+    // Now the primary serves helper's bytes corrupted: the mirror must serve it instead.
+    index.corrupt("helper-1.0-py3-none-any.whl");
     ok(ferry(d)
         .args([
             "bundle",
@@ -146,6 +158,11 @@ fn bundle_verify_inspect_and_pip_installs_offline() {
         mirror.requested("/files/helper-1.0-py3-none-any.whl") >= 1,
         "fail-over to the mirror: {:?}",
         mirror.log()
+    );
+    assert!(
+        std::fs::read(d.join("app.ferry.tar")).unwrap()
+            == std::fs::read(d.join("fresh.ferry.tar")).unwrap(),
+        "locked bundle from a fresh cache differs"
     );
     // --locked gives the same bytes, signature included.
     ok(ferry(d).args([

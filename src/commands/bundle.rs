@@ -10,9 +10,10 @@ use crate::fetch::download::{self, DownloadRequest, Progress};
 use crate::fetch::hub::Hub;
 use crate::fetch::index::IndexClient;
 use crate::fetch::models::{fetch_models, plan_summary, StagedFile};
+use crate::fetch::simple::DistFile;
 use crate::inputs;
 use crate::lock::Lock;
-use crate::resolve::Pinned;
+use crate::resolve::{sdist::SdistBuilder, Pinned};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -135,6 +136,14 @@ fn read_lock(path: &Path) -> Result<Lock, crate::Error> {
     Ok(lock)
 }
 
+/// The lock's index URLs, for builds that need build requirements.
+fn lock_indexes(lock: &Lock) -> Vec<url::Url> {
+    lock.indexes
+        .iter()
+        .filter_map(|u| url::Url::parse(u).ok())
+        .collect()
+}
+
 fn dry_run_summary(lock: &Lock) -> String {
     let mut s = String::new();
     let mut total = 0u64;
@@ -206,26 +215,46 @@ fn fetch_packages(
             })
         })
         .collect::<Result<_, crate::Error>>()?;
-    // Built wheels are not downloadable: they must be in the cache (rebuilt by `lock` earlier).
+    // Wheels ferry built from sdists: from the cache, or rebuilt from the sdist the lock names (the build
+    // is pinned to the lock's time, so it gives the same bytes; anything else is an error).
     let (built, fetch): (Vec<_>, Vec<_>) = reqs
         .into_iter()
         .zip(&lock.packages)
         .partition(|(_, p)| p.built_from.is_some());
+    let builder = SdistBuilder::new(cache.join("build"), &lock_indexes(lock), lock.created);
     for (r, p) in &built {
         if !r.dest.exists() {
-            return Err(crate::Error::Other(format!(
-                "{}: wheel built from {} is not in the cache ({}); run `ferry bundle` without --locked, or `ferry lock` again",
-                p.filename,
-                p.built_from.as_deref().unwrap_or("?"),
-                r.dest.display()
-            )));
+            let sdist = p.built_from.clone().unwrap_or_default();
+            progress.message(&format!("rebuilding {} from {sdist}", p.filename));
+            let file = DistFile {
+                filename: sdist,
+                url: r.urls[0].clone(),
+                sha256: None,
+                requires_python: None,
+                yanked: false,
+                core_metadata: None,
+                size: None,
+            };
+            let rebuilt = builder.build(&p.name, &file)?;
+            let wheel = rebuilt.wheel.clone().ok_or_else(|| {
+                crate::Error::Other(format!(
+                    "{}: could not rebuild {}: {}",
+                    p.filename,
+                    file.filename,
+                    rebuilt.build_error.clone().unwrap_or_default()
+                ))
+            })?;
+            if wheel != r.dest {
+                std::fs::rename(&wheel, &r.dest).map_err(|e| crate::Error::io(&r.dest, e))?;
+            }
         }
         let (sha, _) =
             crate::types::Sha256::of_file(&r.dest).map_err(|e| crate::Error::io(&r.dest, e))?;
         if sha != p.sha256 {
             return Err(crate::Error::Other(format!(
-                "{}: cached build has sha256 {sha}, the lock says {}",
+                "{}: the wheel built from {} has sha256 {sha}, the lock says {} (the build is not reproducible; run `ferry lock` again)",
                 r.dest.display(),
+                p.built_from.as_deref().unwrap_or("?"),
                 p.sha256
             )));
         }
