@@ -7,6 +7,7 @@ pub mod install;
 pub mod keygen;
 pub mod lock;
 pub mod probe;
+pub mod progress;
 pub mod verify;
 
 /// What the user asked for, parsed.
@@ -69,7 +70,7 @@ pub fn progress() -> Box<dyn crate::fetch::download::Progress> {
     if QUIET.load(std::sync::atomic::Ordering::Relaxed) {
         Box::new(crate::fetch::download::SilentProgress)
     } else {
-        Box::new(crate::fetch::download::progress::TermProgress::new())
+        Box::new(progress::TermProgress::new())
     }
 }
 

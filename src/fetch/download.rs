@@ -17,8 +17,6 @@ use url::Url;
 use super::error::{Error, UrlFailure};
 use crate::types::Sha256;
 
-pub mod progress;
-
 /// Attempts per URL before moving to the next one.
 pub(crate) const MAX_ATTEMPTS: u32 = 4;
 /// Redirects followed by hand per request.

@@ -441,7 +441,7 @@ pub fn git_blob_sha1(path: &Path) -> Result<String, Error> {
 
 /// What a bundle would carry: each repo with its commit, file count and size, then the total.
 pub fn plan_summary(models: &[LockedModel]) -> String {
-    use super::download::progress::format_size;
+    use crate::types::human_size as format_size;
     let mut out = String::new();
     let mut total = 0;
     let mut count = 0;
