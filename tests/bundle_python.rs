@@ -65,8 +65,6 @@ fn world() -> (IndexServer, IndexServer) {
 #[test]
 fn bundle_verify_inspect_and_pip_installs_offline() {
     let (index, mirror) = world();
-    // The primary serves helper's bytes corrupted: the mirror must serve it instead.
-    index.corrupt("helper-1.0-py3-none-any.whl");
     index.fail("/files/chara_app-1.2.0-py3-none-any.whl", 1);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -127,6 +125,20 @@ fn bundle_verify_inspect_and_pip_installs_offline() {
     let srconly = &lock["packages"][2];
     assert_eq!(srconly["built_from"], "srconly-0.3.tar.gz", "{srconly:#}");
 
+    // From the lock and an empty cache: files downloaded, the pure wheel rebuilt from its sdist.
+    ok(ferry(d)
+        .args([
+            "bundle",
+            "--locked",
+            "ferry.lock",
+            "-s",
+            "ferry.key",
+            "-o",
+            "fresh.ferry.tar",
+        ])
+        .env("FERRY_CACHE_DIR", d.join("fresh-cache")));
+    // Now the primary serves helper's bytes corrupted: the mirror must serve it instead.
+    index.corrupt("helper-1.0-py3-none-any.whl");
     ok(ferry(d)
         .args([
             "bundle",
@@ -146,6 +158,11 @@ fn bundle_verify_inspect_and_pip_installs_offline() {
         mirror.requested("/files/helper-1.0-py3-none-any.whl") >= 1,
         "fail-over to the mirror: {:?}",
         mirror.log()
+    );
+    assert!(
+        std::fs::read(d.join("app.ferry.tar")).unwrap()
+            == std::fs::read(d.join("fresh.ferry.tar")).unwrap(),
+        "locked bundle from a fresh cache differs"
     );
     // --locked gives the same bytes, signature included.
     ok(ferry(d).args([
@@ -318,4 +335,78 @@ fn unknown_packages_and_bad_lines_name_the_place() {
         2,
     );
     assert!(err.contains("requirements.txt:2"), "{err}");
+}
+
+#[test]
+fn compiled_sdists_travel_with_their_build_requirements() {
+    let index = IndexServer::start(Mode::Json);
+    let (name, bytes) = support::wheels::sdist_with_c_extension("fastthing", "1.0");
+    index.add("fastthing", &name, bytes);
+    serve_build_backend(&index);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("requirements.txt"), "fastthing\n").unwrap();
+    let py = host_python_version();
+    ok(ferry(d).args(["keygen", "-s", "k", "-p", "k.pub", "--unencrypted"]));
+    ok(ferry(d).args([
+        "bundle",
+        "-r",
+        "requirements.txt",
+        "-s",
+        "k",
+        "-o",
+        "c.ferry.tar",
+        "--index-url",
+        &index.url,
+        "--python-version",
+        &py,
+        "--platform",
+        "manylinux_2_28_x86_64",
+    ]));
+    let inspect: serde_json::Value =
+        serde_json::from_str(&ok(ferry(d).args(["inspect", "c.ferry.tar", "--json"]))).unwrap();
+    let pkgs = inspect["packages"].as_array().unwrap();
+    let fast = pkgs.iter().find(|p| p["name"] == "fastthing").unwrap();
+    assert_eq!(fast["filename"], "fastthing-1.0.tar.gz", "{inspect:#}");
+    assert_eq!(fast["needs_compiler"], true, "{inspect:#}");
+    let setuptools = pkgs
+        .iter()
+        .find(|p| p["name"] == "setuptools")
+        .expect("build requirement bundled");
+    assert!(
+        setuptools["reason"]
+            .as_str()
+            .unwrap()
+            .contains("build requirement of fastthing"),
+        "{inspect:#}"
+    );
+    let text = ok(ferry(d).args(["inspect", "c.ferry.tar"]));
+    assert!(text.contains("needs a compiler"), "{text}");
+    // Offline: pip builds it from wheels/ alone (setuptools comes from the bundle).
+    let x = d.join("x");
+    std::fs::create_dir(&x).unwrap();
+    ok(std::process::Command::new("tar")
+        .args(["xf", "../c.ferry.tar"])
+        .current_dir(&x));
+    ok(std::process::Command::new(test_python())
+        .args(["-m", "venv", "venv"])
+        .current_dir(d));
+    ok(std::process::Command::new(d.join("venv/bin/python"))
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-index",
+            "--find-links",
+            "x/wheels",
+            "-r",
+            "requirements.txt",
+        ])
+        .env("PIP_CONFIG_FILE", "/dev/null")
+        .env_remove("PIP_FIND_LINKS")
+        .current_dir(d));
+    let out = ok(std::process::Command::new(d.join("venv/bin/python"))
+        .args(["-c", "import fastthing; print(fastthing.answer())"]));
+    assert_eq!(out.trim(), "42");
 }

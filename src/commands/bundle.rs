@@ -10,10 +10,10 @@ use crate::fetch::download::{self, DownloadRequest, Progress};
 use crate::fetch::hub::Hub;
 use crate::fetch::index::IndexClient;
 use crate::fetch::models::{fetch_models, plan_summary, StagedFile};
-use crate::fetch::sources;
+use crate::fetch::simple::DistFile;
 use crate::inputs;
 use crate::lock::Lock;
-use crate::resolve::Pinned;
+use crate::resolve::{sdist::SdistBuilder, Pinned};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -32,7 +32,11 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
         .map(bundle::parse_size)
         .transpose()
         .map_err(|e| crate::Error::Usage(e.to_string()))?;
-    let progress = super::progress(false);
+    let progress = super::progress();
+    // Load the key before resolving or downloading anything: a missing key or wrong password fails fast.
+    let key = (!settings.dry_run)
+        .then(|| bundle::sign::load_secret_key(&settings.secret))
+        .transpose()?;
     let (mut lock, pinned, index) = match &settings.locked {
         Some(path) => (read_lock(path)?, Vec::new(), None),
         None => {
@@ -45,8 +49,6 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
         print!("{}", dry_run_summary(&lock));
         return Ok(());
     }
-    // Load the key before any large transfer: a wrong password fails fast.
-    let key = bundle::sign::load_secret_key(&settings.secret)?;
     let out = settings
         .output
         .clone()
@@ -97,6 +99,7 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
         split,
         trusted_comment: bundle::default_trusted_comment(&lock.name, lock.created),
     };
+    let key = key.expect("loaded unless --dry-run");
     let summary = bundle::write(&lock, entries, &key, &out, &opts)?;
     let shown: Vec<String> = summary
         .volumes
@@ -131,6 +134,14 @@ fn read_lock(path: &Path) -> Result<Lock, crate::Error> {
         t.validate()?;
     }
     Ok(lock)
+}
+
+/// The lock's index URLs, for builds that need build requirements.
+fn lock_indexes(lock: &Lock) -> Vec<url::Url> {
+    lock.indexes
+        .iter()
+        .filter_map(|u| url::Url::parse(u).ok())
+        .collect()
 }
 
 fn dry_run_summary(lock: &Lock) -> String {
@@ -171,14 +182,9 @@ fn fetch_packages(
     jobs: usize,
     progress: &dyn Progress,
 ) -> Result<Vec<Entry>, crate::Error> {
-    // Fail-over URLs: the same file on the other configured indexes.
-    let index = match index {
-        Some(i) => Some(Arc::clone(i)),
-        None => sources::configure(&Default::default())
-            .ok()
-            .filter(|s| s.indexes.len() > 1)
-            .map(|s| Arc::new(IndexClient::new(s))),
-    };
+    // Fail-over URLs: the same file on the other configured indexes (not with --locked: a locked
+    // bundle queries nothing but the files it names).
+    let index = index.cloned();
     let reqs: Vec<DownloadRequest> = lock
         .packages
         .par_iter()
@@ -209,26 +215,46 @@ fn fetch_packages(
             })
         })
         .collect::<Result<_, crate::Error>>()?;
-    // Built wheels are not downloadable: they must be in the cache (rebuilt by `lock` earlier).
+    // Wheels ferry built from sdists: from the cache, or rebuilt from the sdist the lock names (the build
+    // is pinned to the lock's time, so it gives the same bytes; anything else is an error).
     let (built, fetch): (Vec<_>, Vec<_>) = reqs
         .into_iter()
         .zip(&lock.packages)
         .partition(|(_, p)| p.built_from.is_some());
+    let builder = SdistBuilder::new(cache.join("build"), &lock_indexes(lock), lock.created);
     for (r, p) in &built {
         if !r.dest.exists() {
-            return Err(crate::Error::Other(format!(
-                "{}: wheel built from {} is not in the cache ({}); run `ferry bundle` without --locked, or `ferry lock` again",
-                p.filename,
-                p.built_from.as_deref().unwrap_or("?"),
-                r.dest.display()
-            )));
+            let sdist = p.built_from.clone().unwrap_or_default();
+            progress.message(&format!("rebuilding {} from {sdist}", p.filename));
+            let file = DistFile {
+                filename: sdist,
+                url: r.urls[0].clone(),
+                sha256: None,
+                requires_python: None,
+                yanked: false,
+                core_metadata: None,
+                size: None,
+            };
+            let rebuilt = builder.build(&p.name, &file)?;
+            let wheel = rebuilt.wheel.clone().ok_or_else(|| {
+                crate::Error::Other(format!(
+                    "{}: could not rebuild {}: {}",
+                    p.filename,
+                    file.filename,
+                    rebuilt.build_error.clone().unwrap_or_default()
+                ))
+            })?;
+            if wheel != r.dest {
+                std::fs::rename(&wheel, &r.dest).map_err(|e| crate::Error::io(&r.dest, e))?;
+            }
         }
         let (sha, _) =
             crate::types::Sha256::of_file(&r.dest).map_err(|e| crate::Error::io(&r.dest, e))?;
         if sha != p.sha256 {
             return Err(crate::Error::Other(format!(
-                "{}: cached build has sha256 {sha}, the lock says {}",
+                "{}: the wheel built from {} has sha256 {sha}, the lock says {} (the build is not reproducible; run `ferry lock` again)",
                 r.dest.display(),
+                p.built_from.as_deref().unwrap_or("?"),
                 p.sha256
             )));
         }

@@ -18,7 +18,7 @@ pub struct Settings {
 
 pub fn run(settings: Settings) -> Result<(), crate::Error> {
     let plan = inputs::plan::build(&settings.inputs)?;
-    let progress = super::progress(false);
+    let progress = super::progress();
     let made = make_lock(&plan, &settings.inputs, progress.as_ref())?;
     super::write_atomic(&settings.output, made.lock.to_json().as_bytes())?;
     eprintln!(
@@ -65,6 +65,12 @@ pub fn make_lock(
     progress: &dyn Progress,
 ) -> Result<Made, crate::Error> {
     let created = created_time();
+    for s in &plan.skipped {
+        eprintln!("warning: {s}");
+    }
+    for p in &plan.local_paths {
+        eprintln!("note: local path {p} is named by a config; it is not carried in the bundle");
+    }
     let cache = cache_dir(settings.cache_dir.as_deref());
     let (index, pinned) = if plan.requirements.is_empty() {
         (
@@ -133,6 +139,8 @@ pub fn make_lock(
         hf_endpoint,
         packages,
         models,
+        local_paths: plan.local_paths.clone(),
+        skipped: plan.skipped.clone(),
     };
     lock.normalize();
     Ok(Made {

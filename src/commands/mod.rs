@@ -7,6 +7,7 @@ pub mod install;
 pub mod keygen;
 pub mod lock;
 pub mod probe;
+pub mod progress;
 pub mod verify;
 
 /// What the user asked for, parsed.
@@ -57,12 +58,19 @@ pub fn run(command: Command) -> Result<(), crate::Error> {
     }
 }
 
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `-q`: errors only.
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Progress for downloads: bars on a TTY, plain lines otherwise, nothing with `-q`.
-pub fn progress(quiet: bool) -> Box<dyn crate::fetch::download::Progress> {
-    if quiet {
+pub fn progress() -> Box<dyn crate::fetch::download::Progress> {
+    if QUIET.load(std::sync::atomic::Ordering::Relaxed) {
         Box::new(crate::fetch::download::SilentProgress)
     } else {
-        Box::new(crate::fetch::download::progress::TermProgress::new())
+        Box::new(progress::TermProgress::new())
     }
 }
 
