@@ -106,8 +106,12 @@ if wants a && [ "$LIVE" = 1 ]; then
     "$UV pip compile -q $REQS --python-platform $UV_PLATFORM --python-version $PYVER --index-url $IDX --cache-dir $A/uvc -o $A/uv.txt"
   bench wheels_ferry "rm -rf $A/fc $A/w.ferry.tar" \
     "$FERRY bundle -r $REQS $TGT --cache-dir $A/fc -s $T/k.key -o $A/w.ferry.tar"
+  # pip takes a manylinux_2_28 platform literally; ferry and uv accept every older glibc too, so list them for pip.
+  PIP_PLATFORMS="--platform $PLATFORM"
+  for minor in $(seq 27 -1 5); do PIP_PLATFORMS="$PIP_PLATFORMS --platform manylinux_2_${minor}_x86_64"; done
+  PIP_PLATFORMS="$PIP_PLATFORMS --platform manylinux2014_x86_64 --platform manylinux2010_x86_64 --platform manylinux1_x86_64"
   bench wheels_pip "rm -rf $A/pipc $A/dl" \
-    "$TPY -m pip download -q --only-binary=:all: --platform $PLATFORM --python-version $PYVER -r $REQS --cache-dir $A/pipc -d $A/dl"
+    "$TPY -m pip download -q --only-binary=:all: $PIP_PLATFORMS --python-version $PYVER -r $REQS --cache-dir $A/pipc -d $A/dl"
   n=$(ls "$A/dl" 2>/dev/null | wc -l); mb=$(du -sm "$A/dl" 2>/dev/null | cut -f1)
   row "lock, cold (a: $n wheels)" lock_ferry lock_uv "uv pip compile" "≤ 0.5×"
   row "bundle wheels, cold (a: ${mb} MB)" wheels_ferry wheels_pip "pip download" "≤ 0.5×"

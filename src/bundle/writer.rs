@@ -94,21 +94,23 @@ pub fn write(
     let manifest_sha = Sha256::digest(manifest.as_bytes());
     sums.insert(MANIFEST.to_string(), manifest_sha.clone());
     sized.insert(MANIFEST.to_string(), (manifest_sha, manifest.len() as u64));
+    let mut links = BTreeMap::new();
     for (name, planned) in &plan {
-        if let Planned::File { sha256, size, .. } = planned {
-            sums.insert(name.clone(), sha256.clone());
-            sized.insert(name.clone(), (sha256.clone(), *size));
+        match planned {
+            Planned::File { sha256, size, .. } => {
+                sums.insert(name.clone(), sha256.clone());
+                sized.insert(name.clone(), (sha256.clone(), *size));
+            }
+            Planned::Symlink(target) => {
+                links.insert(name.clone(), target.clone());
+            }
+            Planned::Dir => {}
         }
     }
-    layout::check_manifest(&lock, &sized)
+    layout::check_manifest(&lock, &sized, &links)
         .map_err(|(member, message)| Error::InvalidEntry { member, message })?;
     let sums_text = layout::format_sums(&sums);
-    let signature = key
-        .sign(sums_text.as_bytes(), &opts.trusted_comment)
-        .map_err(|message| Error::InvalidEntry {
-            member: SUMS_SIG.into(),
-            message,
-        })?;
+    let signature = key.sign(sums_text.as_bytes(), &opts.trusted_comment)?;
 
     let volumes = VolumeWriter::new(out, opts.split)?;
     let mut tar = tar::Builder::new(BufWriter::with_capacity(1 << 20, volumes));
@@ -208,6 +210,9 @@ fn plan(entries: Vec<Entry>) -> Result<BTreeMap<String, Planned>, Error> {
     for entry in entries {
         let name = entry.member().to_string();
         check_member_name(&name).map_err(|e| invalid(&name, e))?;
+        if layout::must_be_folder(&name) {
+            return Err(invalid(&name, "must be a folder".into()));
+        }
         if [MANIFEST, SUMS, SUMS_SIG].contains(&name.as_str()) {
             return Err(invalid(&name, "written by the bundle writer itself".into()));
         }
