@@ -6,7 +6,8 @@
 #   FERRY_BENCH_LIVE=1 scripts/bench.sh   also (a) lock / bundle wheels and (b) install, through the package
 #                                         index configured for pip (PIP_INDEX_URL, pip.conf, else pip's default)
 #
-# Knobs: BENCH_RUNS (default 3, every row), BENCH_TMP (where the ~20 GiB of scratch data goes; default $TMPDIR),
+# Knobs: FERRY_BASELINE (another ferry binary measured in the same run: "before → after" in ferry's column),
+# BENCH_RUNS (default 3, every row), BENCH_TMP (where the ~20 GiB of scratch data goes; default $TMPDIR),
 # FERRY_BIN (a prebuilt ferry; default: cargo build --release), BENCH_ONLY="c d" (a subset of workloads).
 # Needs the test venv (scripts/setup-test-env.sh: pip, uv, huggingface_hub) and hyperfine (installed here if
 # missing). Everything generated lives in one temp dir that is removed at the end.
@@ -73,6 +74,11 @@ bench() {
     "/usr/bin/time -a -o $T/res/$name.rss -f %M $cmd" >"$T/res/$name.log" 2>&1 || {
     log "$name failed:"; tail -20 "$T/res/$name.log" >&2; echo "failed" >"$T/res/$name.failed"; }
 }
+# fbench NAME PREPARE CMD: bench a ferry CMD (starting with $FERRY), and with FERRY_BASELINE as NAME_before.
+fbench() {
+  bench "$1" "$2" "$3"
+  if [ -n "${FERRY_BASELINE:-}" ]; then bench "$1_before" "$2" "${FERRY_BASELINE}${3#"$FERRY"}"; fi
+}
 median() { [ -f "$T/res/$1.json" ] && [ ! -f "$T/res/$1.failed" ] && python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['results'][0]['median'])" "$T/res/$1.json"; }
 rss_mib() { [ -f "$T/res/$1.rss" ] && sort -n "$T/res/$1.rss" | tail -1 | awk '{printf "%.0f", $1/1024}'; }
 
@@ -88,11 +94,19 @@ row() {
     ratio="n/a"
   fi
   if [ -n "$rss" ]; then fr=" / $(rss_mib "$f") MiB"; rr=" / $(rss_mib "$r") MiB"; fi
-  ROWS+=("| $fig | $(secs "$fm")$fr | $label $(secs "$rm")$rr | **$ratio** | $target |")
+  ROWS+=("| $fig | $(before "$f" "$rss")$(secs "$fm")$fr | $label $(secs "$rm")$rr | **$ratio** | $target |")
 }
 note() { ROWS+=("| $1 | $2 | | | |"); }
 # solo FIGURE NAME: a ferry-only figure (its median and peak RSS), no ratio.
-solo() { local m; m=$(median "$2" || true); ROWS+=("| $1 | $(secs "$m") / $(rss_mib "$2") MiB | | | |"); }
+solo() { local m; m=$(median "$2" || true); ROWS+=("| $1 | $(before "$2" rss)$(secs "$m") / $(rss_mib "$2") MiB | | | |"); }
+# before NAME [rss]: "T s → " (with its peak RSS when asked) when a baseline ferry was measured too.
+before() {
+  [ -n "${FERRY_BASELINE:-}" ] || return 0
+  local b; b=$(median "$1_before" || true)
+  printf '%s' "$(secs "$b")"
+  [ -n "${2:-}" ] && printf ' / %s MiB' "$(rss_mib "$1_before")"
+  printf ' → '
+}
 secs() { if [ -n "$1" ]; then printf '%.2f s' "$1"; else echo failed; fi; }
 
 # --- (a) live: lock and bundle the LoRA stack for another target ---------------------------------------------
@@ -100,11 +114,11 @@ if wants a && [ "$LIVE" = 1 ]; then
   IDX=${PIP_INDEX_URL:-$("$TPY" -m pip config get global.index-url 2>/dev/null || "$TPY" -c "from pip._internal.models.index import PyPI; print(PyPI.simple_url)")}
   A=$T/a; mkdir -p "$A"
   TGT="--python-version $PYVER --platform $PLATFORM"
-  bench lock_ferry "rm -rf $A/fc" \
+  fbench lock_ferry "rm -rf $A/fc" \
     "$FERRY lock -r $REQS $TGT --cache-dir $A/fc -o $A/ferry.lock"
   bench lock_uv "rm -rf $A/uvc" \
     "$UV pip compile -q $REQS --python-platform $UV_PLATFORM --python-version $PYVER --index-url $IDX --cache-dir $A/uvc -o $A/uv.txt"
-  bench wheels_ferry "rm -rf $A/fc $A/w.ferry.tar" \
+  fbench wheels_ferry "rm -rf $A/fc $A/w.ferry.tar" \
     "$FERRY bundle -r $REQS $TGT --cache-dir $A/fc -s $T/k.key -o $A/w.ferry.tar"
   # pip takes a manylinux_2_28 platform literally; ferry and uv accept every older glibc too, so list them for pip.
   PIP_PLATFORMS="--platform $PLATFORM"
@@ -135,7 +149,7 @@ if wants b && [ "$LIVE" = 1 ]; then
     note "install, fresh venv (b: $(ls "$W" | wc -l) wheels)" "ferry: skipped, \`ferry install\` is not wired in this build"
     row "install, fresh venv (b)" install_pip install_uv "uv pip install (pip vs uv)" "≤ 1.0× uv"
   else
-    bench install_ferry "rm -rf $B/v" \
+    fbench install_ferry "rm -rf $B/v" \
       "$FERRY install $B/host.ferry.tar -p $T/k.pub --venv $B/v --python $HOSTPY"
     row "install, fresh venv, cold (b: $(ls "$W" | wc -l) wheels)" install_ferry install_uv "uv pip install" "≤ 1.0× uv"
     row "install, fresh venv, cold (b)" install_ferry install_pip "pip install" "—"
@@ -162,10 +176,10 @@ fi
 # --- (c) model fetch: 2 × 1 GiB ----------------------------------------------------------------------------
 if wants c; then
   C=$T/c; mkdir -p "$C"
-  bench model_ferry "rm -rf $C/fc $C/m.ferry.tar" \
+  fbench model_ferry "rm -rf $C/fc $C/m.ferry.tar" \
     "$FERRY bundle --model bench/two $MTGT --cache-dir $C/fc -s $T/k.key -o $C/m.ferry.tar"
   "$FERRY" lock --model bench/two $MTGT -o "$C/two.lock" >/dev/null 2>&1
-  bench model_ferry_pack "rm -f $C/m.ferry.tar" \
+  fbench model_ferry_pack "rm -f $C/m.ferry.tar" \
     "$FERRY bundle --locked $C/two.lock --cache-dir $C/fc -s $T/k.key -o $C/m.ferry.tar"
   bench model_hf "rm -rf $C/hf" \
     "env HF_ENDPOINT=$HUB $TPY -c \"from huggingface_hub import snapshot_download; snapshot_download('bench/two', cache_dir='$C/hf')\""
@@ -181,9 +195,9 @@ if wants d; then
   "$FERRY" lock --model bench/four $MTGT -o "$D/four.lock" >/dev/null 2>&1
   "$FERRY" bundle --locked "$D/four.lock" --cache-dir "$D/fc" -s "$T/k.key" -o "$D/four.ferry.tar" >/dev/null 2>&1
   BLOBS=$(dirname "$(find "$D/fc" -type f -size +100M | head -1)")
-  bench verify_ferry "true" "$FERRY verify $D/four.ferry.tar -p $T/k.pub"
+  fbench verify_ferry "true" "$FERRY verify $D/four.ferry.tar -p $T/k.pub"
   bench verify_sha256sum "true" "sha256sum $BLOBS/*"
-  bench pack_ferry "rm -f $D/p.ferry.tar" \
+  fbench pack_ferry "rm -f $D/p.ferry.tar" \
     "$FERRY bundle --locked $D/four.lock --cache-dir $D/fc -s $T/k.key -o $D/p.ferry.tar"
   bench pack_tar "rm -f $D/p.tar" "tar cf $D/p.tar -C $BLOBS ."
   row "verify (d: 4 GiB, page cache warm)" verify_ferry verify_sha256sum "sha256sum" "≤ 0.7×"
@@ -195,6 +209,6 @@ fi
 echo
 echo "ferry $("$FERRY" --version 2>/dev/null | awk '{print $2}') ($(git rev-parse --short HEAD)), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), medians of $RUNS runs"
 echo
-echo "| figure | ferry (time / peak RSS) | reference, same run | ratio | target |"
+echo "| figure | ferry (time / peak RSS${FERRY_BASELINE:+; before → after}) | reference, same run | ratio | target |"
 echo "|---|---|---|---|---|"
 printf '%s\n' "${ROWS[@]}"
