@@ -7,7 +7,7 @@
 #                                         index configured for pip (PIP_INDEX_URL, pip.conf, else pip's default)
 #
 # Knobs: FERRY_BASELINE (another ferry binary measured in the same run: "before → after" in ferry's column),
-# BENCH_RUNS (default 3, every row), BENCH_TMP (where the ~20 GiB of scratch data goes; default $TMPDIR),
+# BENCH_RESULTS (a folder to keep hyperfine's JSON and the RSS samples in), BENCH_RUNS (default 3, every row), BENCH_TMP (where the ~20 GiB of scratch data goes; default $TMPDIR),
 # FERRY_BIN (a prebuilt ferry; default: cargo build --release), BENCH_ONLY="c d" (a subset of workloads).
 # Needs the test venv (scripts/setup-test-env.sh: pip, uv, huggingface_hub) and hyperfine (installed here if
 # missing). Everything generated lives in one temp dir that is removed at the end.
@@ -52,6 +52,7 @@ T=$(mktemp -d "${BENCH_TMP:-${TMPDIR:-/tmp}}/ferry-bench.XXXXXX")
 HUB_PID=""
 cleanup() {
   [ -n "$HUB_PID" ] && kill "$HUB_PID" 2>/dev/null || true
+  if [ -n "${BENCH_RESULTS:-}" ] && [ -d "$T/res" ]; then mkdir -p "$BENCH_RESULTS" && cp "$T"/res/* "$BENCH_RESULTS"/ 2>/dev/null || true; fi
   rm -rf "$T"
 }
 trap cleanup EXIT
