@@ -77,7 +77,8 @@ impl HashPipe {
         }
     }
 
-    /// Hash a whole buffer without copying it; returns an empty buffer (with capacity) for the next read.
+    /// Hash a whole buffer without copying it; returns a spare buffer for the next read. Its contents are
+    /// left over from an earlier chunk (overwrite them; its length spares the caller a zero-fill).
     /// Blocks while `IN_FLIGHT` buffers are waiting for the hasher.
     pub(crate) fn feed_owned(&mut self, buf: Vec<u8>) -> Vec<u8> {
         if buf.is_empty() {
@@ -86,17 +87,14 @@ impl HashPipe {
         if !self.current.is_empty() {
             self.send_current();
         }
-        let spare = std::mem::replace(&mut self.current, buf);
-        self.send_current();
-        // `send_current` left a recycled buffer (or a new one) in `current`; hand back the spare instead.
-        let next = std::mem::replace(&mut self.current, spare);
-        let mut next = next;
-        next.clear();
-        next
+        self.make_room();
+        self.outstanding += 1;
+        self.sender().send(Job::Chunk(buf)).expect("hasher alive");
+        self.spare.pop().unwrap_or_default()
     }
 
-    fn send_current(&mut self) {
-        // Take back finished buffers; wait for one when all are in flight.
+    /// Take back finished buffers; wait for one when all are in flight.
+    fn make_room(&mut self) {
         while let Ok(Back::Buffer(buf)) = self.back.try_recv() {
             self.recycle(buf);
         }
@@ -105,17 +103,23 @@ impl HashPipe {
                 self.recycle(buf);
             }
         }
-        let next = self
-            .spare
-            .pop()
-            .unwrap_or_else(|| Vec::with_capacity(CHUNK));
+    }
+
+    fn send_current(&mut self) {
+        self.make_room();
+        let next = match self.spare.pop() {
+            Some(mut buf) => {
+                buf.clear();
+                buf
+            }
+            None => Vec::with_capacity(CHUNK),
+        };
         let full = std::mem::replace(&mut self.current, next);
         self.outstanding += 1;
         self.sender().send(Job::Chunk(full)).expect("hasher alive");
     }
 
-    fn recycle(&mut self, mut buf: Vec<u8>) {
-        buf.clear();
+    fn recycle(&mut self, buf: Vec<u8>) {
         self.outstanding -= 1;
         self.spare.push(buf);
     }
@@ -162,8 +166,8 @@ mod tests {
         assert_eq!(pipe.finish(), (Sha256::digest(&data), data.len() as u64));
         for piece in data.chunks(CHUNK / 3 + 5) {
             let mut buf = pipe.feed_owned(piece.to_vec());
-            buf.extend_from_slice(b"x");
-            assert_eq!(buf, b"x", "returned buffers are empty");
+            // Reused buffers come back with old contents; overwriting them must not disturb the digest.
+            buf.iter_mut().for_each(|b| *b = 0xff);
         }
         assert_eq!(pipe.finish(), (Sha256::digest(&data), data.len() as u64));
         pipe.feed(b"a");

@@ -150,15 +150,13 @@ pub fn write(
                 let output = tar.get_mut();
                 let mut copied = 0u64;
                 while copied < *size {
-                    buf.clear();
-                    let want = (*size - copied).min(COPY_CHUNK as u64);
-                    let n = (&mut file)
-                        .take(want)
-                        .read_to_end(&mut buf)
-                        .map_err(|e| Error::io(path, e))?;
+                    // Buffers come back from the hasher at their old length: no zero-fill per chunk.
+                    buf.resize((*size - copied).min(COPY_CHUNK as u64) as usize, 0);
+                    let n = read_full(&mut file, &mut buf).map_err(|e| Error::io(path, e))?;
                     if n == 0 {
                         break;
                     }
+                    buf.truncate(n);
                     output.write_all(&buf).map_err(io_err)?;
                     copied += n as u64;
                     buf = pipe.feed_owned(std::mem::take(&mut buf));
@@ -254,4 +252,18 @@ fn header(kind: EntryType, mode: u32, size: u64, mtime: u64) -> Header {
     h.set_gid(0);
     h.set_mtime(mtime);
     h
+}
+
+/// Fill `buf` from `file` (one `read` per chunk when the file allows); fewer bytes only at its end.
+fn read_full(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
