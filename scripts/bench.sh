@@ -7,7 +7,8 @@
 #                                         index configured for pip (PIP_INDEX_URL, pip.conf, else pip's default)
 #
 # Knobs: FERRY_BASELINE (another ferry binary measured in the same run: "before → after" in ferry's column),
-# BENCH_RESULTS (a folder to keep hyperfine's JSON and the RSS samples in), BENCH_RUNS (default 3, every row), BENCH_TMP (where the ~20 GiB of scratch data goes; default $TMPDIR),
+# BENCH_RESULTS (a folder to keep hyperfine's JSON and the RSS samples in), BENCH_RUNS (default 3, every row),
+# BENCH_TMP (where the ~20 GiB of scratch data goes; default $TMPDIR),
 # FERRY_BIN (a prebuilt ferry; default: cargo build --release), BENCH_ONLY="c d" (a subset of workloads).
 # Needs the test venv (scripts/setup-test-env.sh: pip, uv, huggingface_hub) and hyperfine (installed here if
 # missing). Everything generated lives in one temp dir that is removed at the end.
@@ -177,12 +178,13 @@ fi
 # --- (c) model fetch: 2 × 1 GiB ----------------------------------------------------------------------------
 if wants c; then
   C=$T/c; mkdir -p "$C"
-  fbench model_ferry "rm -rf $C/fc $C/m.ferry.tar" \
+  # Rows that write GiBs start after a sync, so no run pays for the previous run's writeback.
+  fbench model_ferry "rm -rf $C/fc $C/m.ferry.tar && sync" \
     "$FERRY bundle --model bench/two $MTGT --cache-dir $C/fc -s $T/k.key -o $C/m.ferry.tar"
   "$FERRY" lock --model bench/two $MTGT -o "$C/two.lock" >/dev/null 2>&1
-  fbench model_ferry_pack "rm -f $C/m.ferry.tar" \
+  fbench model_ferry_pack "rm -f $C/m.ferry.tar && sync" \
     "$FERRY bundle --locked $C/two.lock --cache-dir $C/fc -s $T/k.key -o $C/m.ferry.tar"
-  bench model_hf "rm -rf $C/hf" \
+  bench model_hf "rm -rf $C/hf && sync" \
     "env HF_ENDPOINT=$HUB $TPY -c \"from huggingface_hub import snapshot_download; snapshot_download('bench/two', cache_dir='$C/hf')\""
   row "model fetch → signed bundle, cold (c: 2×1 GiB)" model_ferry model_hf "snapshot_download" "≤ 0.8×, ≤ 100 MiB" rss
   solo "  of which packing the tar (same bundle from a warm cache)" model_ferry_pack
@@ -198,9 +200,9 @@ if wants d; then
   BLOBS=$(dirname "$(find "$D/fc" -type f -size +100M | head -1)")
   fbench verify_ferry "true" "$FERRY verify $D/four.ferry.tar -p $T/k.pub"
   bench verify_sha256sum "true" "sha256sum $BLOBS/*"
-  fbench pack_ferry "rm -f $D/p.ferry.tar" \
+  fbench pack_ferry "rm -f $D/p.ferry.tar && sync" \
     "$FERRY bundle --locked $D/four.lock --cache-dir $D/fc -s $T/k.key -o $D/p.ferry.tar"
-  bench pack_tar "rm -f $D/p.tar" "tar cf $D/p.tar -C $BLOBS ."
+  bench pack_tar "rm -f $D/p.tar && sync" "tar cf $D/p.tar -C $BLOBS ."
   row "verify (d: 4 GiB, page cache warm)" verify_ferry verify_sha256sum "sha256sum" "≤ 0.7×"
   row "pack (d: 4 GiB, warm cache)" pack_ferry pack_tar "tar cf" "≤ 1.2×, ≤ 64 MiB" rss
   rm -rf "$D"
