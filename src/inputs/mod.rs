@@ -8,6 +8,7 @@ use crate::types::{RepoId, RepoKind, Sha256};
 
 pub mod config;
 pub mod manifest;
+pub mod pep508;
 pub mod plan;
 pub mod requirements;
 

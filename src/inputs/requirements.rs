@@ -218,14 +218,8 @@ impl Reader<'_> {
                 "'{args}' has no package name; write it as NAME @ URL"
             )));
         }
-        let req =
-            pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(args).map_err(|e| {
-                here.error(format!(
-                    "invalid requirement '{args}': {} (at column {})",
-                    e.message,
-                    e.start + 1
-                ))
-            })?;
+        let req = super::pep508::parse_requirement(args)
+            .map_err(|e| here.error(format!("invalid requirement '{args}': {e}")))?;
         if let Some(VersionOrUrl::Url(url)) = &req.version_or_url {
             let scheme = url.raw().scheme();
             if scheme == "file" {
@@ -561,6 +555,24 @@ mod tests {
 
     fn err(text: &str) -> String {
         read_text(text).unwrap_err().to_string()
+    }
+
+    /// Regressions found by fuzz/ (requirements target): pep508_rs panicked on these lines.
+    #[test]
+    fn lines_that_crashed_the_pep508_parser_are_errors() {
+        let e = err("tqdm>=4.66\npackagi.>=22ng3\n");
+        assert!(e.contains("requirements.txt:2"), "{e}");
+        assert!(e.contains("must end with a letter or digit"), "{e}");
+        let e = err("requests[socks-]>=2.31\n");
+        assert!(
+            e.contains("requirements.txt:1") && e.contains("extra name"),
+            "{e}"
+        );
+        let e = err("# x\ncolorama>=0.4.6; sys_platform == 'win32' and\u{fffd}\u{fffd}\n");
+        assert!(
+            e.contains("requirements.txt:2") && e.contains("non-ASCII"),
+            "{e}"
+        );
     }
 
     const HASH: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
