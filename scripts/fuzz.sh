@@ -51,11 +51,11 @@ for target in "${targets[@]}"; do
     # -timeout: one input taking over 10 s is a hang; -rss_limit_mb: a blow-up is a crash too.
     if cargo fuzz run "${flags[@]}" "$target" "$corpus" "$seeds" -- \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
-        execs=$(grep -m1 'stat::number_of_executed_units' "$log" | awk '{print $2}')
+        execs=$(grep -a -m1 'stat::number_of_executed_units' "$log" | awk '{print $2}')
         echo "ok    $target: ${seconds}s, ${execs:-?} runs" >&2
     else
         echo "CRASH $target: see $log" >&2
-        grep -E 'panicked at|ERROR: libFuzzer|SUMMARY|Test unit written' "$log" | head -5 >&2
+        grep -a -E 'panicked at|ERROR: libFuzzer|SUMMARY|Test unit written' "$log" | head -5 >&2
         failed+=("$target")
     fi
 done

@@ -10,8 +10,13 @@ fuzz_target!(|data: &[u8]| {
     };
     let (_, public) = ferry_fuzz::keys();
     let path = ferry_fuzz::write_input("signed.ferry.tar", &bytes);
-    let _ = ferry::bundle::verify(&path, &public);
+    let verified = ferry::bundle::verify(&path, &public);
     let dest = ferry_fuzz::fresh_dest();
-    let ok = ferry::bundle::extract(&path, &public, &dest).is_ok();
+    let extracted = ferry::bundle::extract(&path, &public, &dest);
+    if std::env::var_os("FERRY_FUZZ_DEBUG").is_some() {
+        eprintln!("verify: {:?}", verified.map(|v| v.members.len()));
+        eprintln!("extract: {:?}", extracted.as_ref().map(|v| v.members.len()));
+    }
+    let ok = extracted.is_ok();
     ferry_fuzz::check_extract(&dest, ok);
 });

@@ -478,8 +478,9 @@ fn split_option(word: &str) -> (String, Option<String>) {
             Some((n, v)) => (n.to_string(), Some(v.to_string())),
             None => (word.to_string(), None),
         }
-    } else if word.starts_with('-') && word.len() > 2 {
-        let (n, v) = word.split_at(2);
+    } else if let Some((at, _)) = word.char_indices().nth(2).filter(|_| word.starts_with('-')) {
+        // At the second character, not byte: a non-ASCII option letter must not be split.
+        let (n, v) = word.split_at(at);
         (
             n.to_string(),
             Some(v.strip_prefix('=').unwrap_or(v).to_string()),
@@ -573,6 +574,15 @@ mod tests {
             e.contains("requirements.txt:2") && e.contains("non-ASCII"),
             "{e}"
         );
+    }
+
+    /// Regression found by fuzz/: a short option whose letter is not ASCII split inside a character.
+    #[test]
+    fn short_option_with_non_ascii_letter_is_an_error() {
+        let e = err("-\u{4c7}nlyA .31\n");
+        assert!(e.contains("requirements.txt:1"), "{e}");
+        let e = err("-\u{e9}x\n");
+        assert!(e.contains("requirements.txt:1"), "{e}");
     }
 
     const HASH: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
