@@ -12,6 +12,10 @@ pub enum Error {
     #[error(transparent)]
     Target(#[from] crate::target::TargetError),
     #[error(transparent)]
+    Resolve(#[from] crate::resolve::ResolveError),
+    #[error(transparent)]
+    Sources(#[from] crate::fetch::sources::SourceError),
+    #[error(transparent)]
     Install(#[from] crate::install::Error),
     #[error("{0}")]
     Usage(String),
@@ -41,11 +45,17 @@ impl Error {
     /// Exit code per SPEC: 1 error, 2 usage, 3 verification failed.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Input(_) | Error::Target(_) | Error::Usage(_) => 2,
+            Error::Input(_) | Error::Target(_) | Error::Usage(_) | Error::Sources(_) => 2,
             Error::Bundle(e) if e.is_verification() => 3,
+            Error::Bundle(e) if e.is_usage() => 2,
             Error::Install(e) if e.is_verification() => 3,
             Error::Install(crate::install::Error::Usage(_)) => 2,
-            Error::Fetch(_) | Error::Bundle(_) | Error::Install(_) | Error::Io { .. } | Error::Other(_) => 1,
+            Error::Resolve(_)
+            | Error::Fetch(_)
+            | Error::Bundle(_)
+            | Error::Install(_)
+            | Error::Io { .. }
+            | Error::Other(_) => 1,
         }
     }
 }

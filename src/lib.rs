@@ -24,6 +24,7 @@ use clap::Parser;
 pub fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     init_logging(cli.quiet, cli.verbose);
+    commands::set_quiet(cli.quiet);
     match commands::run(cli.into_command()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {

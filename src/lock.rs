@@ -31,6 +31,12 @@ pub struct Lock {
     pub packages: Vec<LockedPackage>,
     #[serde(default)]
     pub models: Vec<LockedModel>,
+    /// Local paths named by configs: reported, not carried.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub local_paths: Vec<String>,
+    /// Requirement lines skipped under `--skip-unbundlable`, with file:line.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -7,6 +7,21 @@ use serde::{Deserialize, Serialize};
 pub use pep440_rs::Version;
 pub use pep508_rs::{ExtraName, PackageName};
 
+/// Human size: `1.5 GiB`, `12.0 KiB`, `512 B`.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
 /// A lowercase hex SHA-256 digest.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -19,10 +34,29 @@ impl Sha256 {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-    /// Hash a byte slice (small inputs only; stream large ones through [`crate::hashing`]).
+    /// Hash a byte slice (small inputs only; stream files with [`Sha256::of_file`]).
     pub fn digest(data: &[u8]) -> Self {
         use sha2::Digest;
         Self::from_bytes(&sha2::Sha256::digest(data))
+    }
+
+    /// Stream a file through SHA-256 (flat memory): its digest and length.
+    pub fn of_file(path: &std::path::Path) -> std::io::Result<(Self, u64)> {
+        use sha2::Digest;
+        use std::io::Read;
+        let mut f = std::fs::File::open(path)?;
+        let mut h = sha2::Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut len = 0u64;
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+            len += n as u64;
+        }
+        Ok((Self::from_bytes(&h.finalize()), len))
     }
 }
 

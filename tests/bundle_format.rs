@@ -158,6 +158,11 @@ fn ferry_verify_and_extract_accept_the_bundle() {
         std::fs::read(&wheel).unwrap(),
         std::fs::read(fx.path(&format!("src/{WHEEL}"))).unwrap()
     );
+    // A second extract into the same, now full, folder is refused and touches nothing.
+    let before = tree(&dest);
+    let err = bundle::extract(&out, &fx.public, &dest).unwrap_err();
+    assert!(err.to_string().contains("empty staging folder"), "{err}");
+    assert_eq!(tree(&dest), before);
 }
 
 #[test]
@@ -188,6 +193,17 @@ fn split_volumes_concatenate_to_the_tar_and_verify_from_the_first() {
     assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
     let (code, _, stderr) = ferry_verify(&out, &fx.public);
     assert_eq!(code, 0, "verify by base name: {stderr}");
+    let inspect = ferry(&[&"inspect", &first, &"--json"]);
+    assert!(
+        inspect.status.success(),
+        "{}",
+        describe("inspect .000", &inspect)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    assert_eq!(
+        v["volumes"].as_array().unwrap().len(),
+        summary.volumes.len()
+    );
 
     // A missing middle volume, then a missing last one: a clear error naming it.
     let middle = fx.path("split.ferry.tar.001");
@@ -322,4 +338,43 @@ fn keygen_writes_a_key_pair_minisign_can_use() {
         describe("keygen --unencrypted", &out)
     );
     bundle::sign::load_secret_key_with(&sk, None).unwrap();
+}
+
+#[test]
+fn the_writer_refuses_entries_that_disagree_with_the_lock() {
+    let fx = fixture();
+    let out = fx.path("demo.ferry.tar");
+    let write = |entries: Vec<bundle::Entry>| {
+        bundle::write(&fx.lock, entries, &fx.key(), &out, &fx.options()).unwrap_err()
+    };
+    // A package of the lock without its file.
+    let entries: Vec<_> = fx
+        .entries
+        .iter()
+        .filter(|e| !e.member().ends_with(WHEEL))
+        .cloned()
+        .collect();
+    let err = write(entries);
+    assert!(err.to_string().contains(WHEEL), "{err}");
+    // A model file without its snapshot symlink.
+    let entries: Vec<_> = fx
+        .entries
+        .iter()
+        .filter(|e| {
+            !e.member()
+                .ends_with("snapshots/0123456789abcdef0123456789abcdef01234567/config.json")
+        })
+        .cloned()
+        .collect();
+    let err = write(entries);
+    assert!(err.to_string().contains("snapshot symlink"), "{err}");
+    // An unsafe member name.
+    let mut entries = fx.entries.clone();
+    entries.push(bundle::Entry::Symlink {
+        member: "models/hub/models--org--tiny/snapshots/x/evil".into(),
+        target: "../../../../../etc/passwd".into(),
+    });
+    let err = write(entries);
+    assert!(err.to_string().contains("evil"), "{err}");
+    assert!(!out.exists());
 }

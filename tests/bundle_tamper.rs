@@ -158,6 +158,12 @@ enum Raw {
         pax_path: String,
         data: Vec<u8>,
     },
+    /// A symlink with a harmless link name and a PAX `linkpath` pointing elsewhere.
+    PaxSymlink {
+        name: String,
+        target: String,
+        pax_linkpath: String,
+    },
     /// A regular file whose header declares far more bytes than follow.
     Huge(String),
 }
@@ -186,6 +192,7 @@ fn name_of(raw: &Raw) -> &str {
         | Raw::CharDevice(n)
         | Raw::Huge(n) => n,
         Raw::PaxFile { header_name, .. } => header_name,
+        Raw::PaxSymlink { name, .. } => name,
     }
 }
 
@@ -267,6 +274,18 @@ fn build(fx: &Fixture, listed: &[(String, Vec<u8>)], members: &[Raw]) -> PathBuf
                 let mut h = raw_header(EntryType::Regular, header_name, data.len() as u64);
                 h.set_cksum();
                 b.append(&h, &data[..]).unwrap();
+            }
+            Raw::PaxSymlink {
+                name,
+                target,
+                pax_linkpath,
+            } => {
+                b.append_pax_extensions([("linkpath", pax_linkpath.as_bytes())])
+                    .unwrap();
+                let mut h = raw_header(EntryType::Symlink, name, 0);
+                h.set_link_name_literal(target).unwrap();
+                h.set_cksum();
+                b.append(&h, std::io::empty()).unwrap();
             }
             Raw::Huge(name) => {
                 let mut h = raw_header(EntryType::Regular, name, 1 << 40);
@@ -398,6 +417,15 @@ fn hostile_members_are_refused_and_extract_leaves_nothing() {
             "escaped",
         ),
         (
+            "pax linkpath override",
+            vec![Raw::PaxSymlink {
+                name: format!("{snap}/paxlink"),
+                target: "../../blobs/x".into(),
+                pax_linkpath: "/etc/shadow".into(),
+            }],
+            "paxlink",
+        ),
+        (
             "pax hides a bad header name",
             vec![Raw::PaxFile {
                 header_name: "../../hidden".into(),
@@ -415,6 +443,22 @@ fn hostile_members_are_refused_and_extract_leaves_nothing() {
             "planted",
         ),
         (
+            "file in place of a folder",
+            vec![Raw::File(
+                "models/hub/models--org--other".into(),
+                b"x".to_vec(),
+            )],
+            "models--org--other",
+        ),
+        (
+            "file inside a file",
+            vec![
+                Raw::File(format!("{snap}/plain"), b"x".to_vec()),
+                Raw::File(format!("{snap}/plain/nested"), b"y".to_vec()),
+            ],
+            "nested",
+        ),
+        (
             "huge declared size",
             vec![Raw::Huge("wheels/huge.whl".into())],
             "huge.whl",
@@ -426,7 +470,7 @@ fn hostile_members_are_refused_and_extract_leaves_nothing() {
         // The member checks run before the SHA256SUMS lookup, so the bad members need not be listed; one case
         // lists its bad name to show SHA256SUMS itself is checked too.
         let mut listed = listed_files(&good);
-        if what == "dotdot listed" {
+        if what == "dotdot listed" || what == "file inside a file" {
             listed.extend(listed_files(&bad));
         }
         let path = build(&fx, &listed, &members);

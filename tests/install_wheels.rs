@@ -146,6 +146,9 @@ fn upgrade_replaces_the_old_version() {
 
     let mut new = Staging::new(&tmp.path().join("new"));
     new.add_wheel(&alpha("1.1"), true);
+    // The same venv reached through a symlinked folder: the old version is still found and removed.
+    std::os::unix::fs::symlink(tmp.path(), tmp.path().join("link")).unwrap();
+    let venv = tmp.path().join("link/venv");
     let s = install_extracted(
         &new.dir,
         &new.lock,
@@ -232,4 +235,82 @@ fn unsafe_paths_and_lying_records_are_refused() {
             .lie_about("liar/other.py"),
         &["liar-1.0-py3-none-any.whl", "liar/other.py", "RECORD"],
     );
+}
+
+#[test]
+fn a_refused_bundle_leaves_no_new_venv_behind() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut staging = Staging::new(&tmp.path().join("bundle"));
+    staging.add_wheel(
+        &WheelBuilder::new("liar", "1.0")
+            .file("liar/__init__.py", "")
+            .lie_about("liar/__init__.py"),
+        true,
+    );
+    let venv = tmp.path().join("venv");
+    let err = install_extracted(&staging.dir, &staging.lock, &opts(&venv), &Silent).unwrap_err();
+    assert!(err.is_verification(), "{err}");
+    assert!(
+        !venv.exists(),
+        "the venv ferry created for a failed install is still there"
+    );
+    // Lock file tampered after the bundle was verified: the wheel's hash no longer matches.
+    let mut staging = Staging::new(&tmp.path().join("bundle2"));
+    staging.add_wheel(&alpha("1.0"), true);
+    staging.lock.packages[0].sha256 = ferry::types::Sha256::digest(b"other");
+    let err = install_extracted(&staging.dir, &staging.lock, &opts(&venv), &Silent).unwrap_err();
+    assert!(err.is_verification(), "{err}");
+    assert!(
+        err.to_string().contains("ferry_alpha-1.0-py3-none-any.whl"),
+        "{err}"
+    );
+}
+
+/// Real-world wheels: the pip and setuptools wheels bundled with the host's ensurepip.
+#[test]
+fn real_pip_and_setuptools_wheels_install_and_run() {
+    let dir = run(Command::new("python3").args([
+        "-c",
+        "import ensurepip, os; print(os.path.join(os.path.dirname(ensurepip.__file__), '_bundled'))",
+    ]));
+    let entries = std::fs::read_dir(dir.trim()).expect("python3 ships ensurepip wheels");
+    let tmp = tempfile::tempdir().unwrap();
+    let mut staging = Staging::new(&tmp.path().join("bundle"));
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Ok(w) = name.parse::<ferry::dist::WheelFilename>() else {
+            continue;
+        };
+        std::fs::copy(e.path(), staging.dir.join("wheels").join(&name)).unwrap();
+        let bytes = std::fs::read(e.path()).unwrap();
+        staging.lock.packages.push(ferry::lock::LockedPackage {
+            name: w.name.clone(),
+            version: w.version.to_string(),
+            filename: name,
+            kind: ferry::lock::DistKind::Wheel,
+            url: String::new(),
+            sha256: ferry::types::Sha256::digest(&bytes),
+            size: bytes.len() as u64,
+            targets: vec![],
+            requested: true,
+            reason: None,
+            needs_compiler: false,
+            built_from: None,
+        });
+    }
+    let venv = tmp.path().join("venv");
+    let s = install_extracted(&staging.dir, &staging.lock, &opts(&venv), &Silent).unwrap();
+    assert!(s.installed.iter().any(|p| p.name == "pip"), "{s:?}");
+    let version = run(Command::new(venv.join("bin/pip")).args(["--version"]));
+    assert!(version.contains(&venv.display().to_string()), "{version}");
+    let check = run(Command::new(venv.join("bin/python")).args(["-m", "pip", "check"]));
+    assert!(check.contains("No broken requirements"), "{check}");
+    run(Command::new(venv.join("bin/python")).args(["-c", "import setuptools"]));
+    // The installed pip uninstalls what ferry installed.
+    run(Command::new(venv.join("bin/python")).args(["-m", "pip", "uninstall", "-y", "setuptools"]));
+    let left = run(Command::new(venv.join("bin/python")).args([
+        "-c",
+        "import importlib.util; print(importlib.util.find_spec('setuptools'))",
+    ]));
+    assert_eq!(left.trim(), "None");
 }

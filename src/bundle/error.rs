@@ -25,6 +25,10 @@ pub enum Error {
     InvalidSize(String),
     #[error("{}: missing volume {} of a split bundle", first.display(), missing.display())]
     MissingVolume { first: PathBuf, missing: PathBuf },
+    #[error("trusted comment must be one line without outer spaces: '{0}'")]
+    TrustedComment(String),
+    #[error("a fresh signature by key {key_id} does not verify: {message}")]
+    SelfCheck { key_id: String, message: String },
     #[error("cannot bundle {member}: {message}")]
     InvalidEntry { member: String, message: String },
     #[error("{}: changed since it was hashed: expected {expected} ({expected_size} bytes), found {actual} ({actual_size} bytes)", path.display())]
@@ -88,6 +92,11 @@ impl Error {
                 | Error::BadMember { .. }
                 | Error::Malformed { .. }
         )
+    }
+
+    /// The user asked for something malformed (exit 2).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, Error::InvalidSize(_))
     }
 
     /// The member this error is about, if any.

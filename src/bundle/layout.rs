@@ -3,7 +3,7 @@
 //! it would refuse.
 use std::collections::BTreeMap;
 
-use crate::lock::Lock;
+use crate::lock::{Lock, LockedModel};
 use crate::types::Sha256;
 
 pub const MANIFEST: &str = "ferry.json";
@@ -54,6 +54,11 @@ pub fn check_member_name(name: &str) -> Result<(), String> {
             "not under {MANIFEST}, {SUMS}, {SUMS_SIG}, {WHEELS}/ or {HUB}/"
         )),
     }
+}
+
+/// `wheels`, `models`, `models/hub` and the repo folders are folders, never files or links.
+pub(crate) fn must_be_folder(name: &str) -> bool {
+    name == WHEELS || name == MODELS || (name.starts_with(HUB) && name.split('/').count() <= 3)
 }
 
 fn is_repo_folder(folder: &str) -> bool {
@@ -139,11 +144,24 @@ pub(crate) fn parse_sums(text: &str) -> Result<BTreeMap<String, Sha256>, String>
     Ok(files)
 }
 
-/// Every package and model blob named by the lock must be a listed file with the lock's sha256 and size.
-/// Returns the member and what is wrong with it.
+/// `models/hub/models--ORG--NAME`: where a model lives in the bundle (and in `HF_HUB_CACHE`).
+pub fn model_folder(model: &LockedModel) -> String {
+    format!("{HUB}/{}", model.repo.cache_folder(model.kind))
+}
+
+/// Target of the snapshot symlink for a file at `path` in the repo: `../../blobs/BLOB`, one more `../` per
+/// folder level of `path`.
+pub fn snapshot_link_target(path: &str, blob: &str) -> String {
+    let depth = path.matches('/').count();
+    format!("{}../../blobs/{blob}", "../".repeat(depth))
+}
+
+/// Every package and model blob named by the lock must be a listed file with the lock's sha256 and size, and
+/// every model file must have its snapshot symlink into its blob. Returns the member and what is wrong.
 pub(crate) fn check_manifest(
     lock: &Lock,
     files: &BTreeMap<String, (Sha256, u64)>,
+    links: &BTreeMap<String, String>,
 ) -> Result<(), (String, String)> {
     let expect = |member: String, sha: &Sha256, size: u64| -> Result<(), (String, String)> {
         match files.get(&member) {
@@ -168,7 +186,7 @@ pub(crate) fn check_manifest(
         expect(member, &p.sha256, p.size)?;
     }
     for m in &lock.models {
-        let folder = format!("{HUB}/{}", m.repo.cache_folder(m.kind));
+        let folder = model_folder(m);
         for f in &m.files {
             let member = format!("{folder}/blobs/{}", f.blob);
             if f.blob.contains('/') {
@@ -176,6 +194,24 @@ pub(crate) fn check_manifest(
             }
             check_member_name(&member).map_err(|e| (member.clone(), e))?;
             expect(member, &f.sha256, f.size)?;
+            let link = format!("{folder}/snapshots/{}/{}", m.commit, f.path);
+            check_member_name(&link).map_err(|e| (link.clone(), e))?;
+            let target = snapshot_link_target(&f.path, &f.blob);
+            match links.get(&link) {
+                Some(t) if *t == target => {}
+                Some(t) => {
+                    return Err((
+                        link,
+                        format!("symlink points to '{t}', expected '{target}'"),
+                    ))
+                }
+                None => {
+                    return Err((
+                        link,
+                        format!("named in {MANIFEST} but no snapshot symlink in the bundle"),
+                    ))
+                }
+            }
         }
     }
     Ok(())
@@ -225,6 +261,17 @@ mod tests {
         assert!(check_symlink(link, "/etc/passwd").is_err());
         assert!(check_symlink(link, "../../../..").is_err());
         assert!(check_symlink("wheels/x.whl", "y.whl").is_err());
+    }
+
+    #[test]
+    fn snapshot_links() {
+        assert_eq!(snapshot_link_target("config.json", "b"), "../../blobs/b");
+        assert_eq!(
+            snapshot_link_target("a/b/c.json", "b"),
+            "../../../../blobs/b"
+        );
+        let link = "models/hub/models--o--n/snapshots/c/a/b/c.json";
+        assert!(check_symlink(link, &snapshot_link_target("a/b/c.json", "x")).is_ok());
     }
 
     #[test]

@@ -67,6 +67,16 @@ pub fn verify(bundle: &Path, public_key: &Path) -> Result<Verified, Error> {
 /// is removed again.
 pub fn extract(bundle: &Path, public_key: &Path, dest: &Path) -> Result<Verified, Error> {
     let key = sign::load_public_key(public_key)?;
+    let mut listing = std::fs::read_dir(dest).map_err(|e| Error::io(dest, e))?;
+    if listing.next().is_some() {
+        return Err(Error::io(
+            dest,
+            io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "extract needs an empty staging folder",
+            ),
+        ));
+    }
     let mut out = Output {
         dest: dest.to_path_buf(),
         created: BTreeSet::new(),
@@ -259,7 +269,6 @@ impl Pass {
             };
             members.push(member);
         }
-        drop(entries);
         ctx.check_end(archive.into_inner(), split)?;
 
         for name in sums.keys() {
@@ -267,7 +276,11 @@ impl Pass {
                 return Err(ctx.bad(name, format!("listed in {SUMS} but not in the bundle")));
             }
         }
-        layout::check_manifest(&lock, &sized)
+        let links: BTreeMap<String, String> = members
+            .iter()
+            .filter_map(|m| Some((m.path.clone(), m.link_target.clone()?)))
+            .collect();
+        layout::check_manifest(&lock, &sized, &links)
             .map_err(|(member, message)| ctx.bad(&member, message))?;
         Ok(Verified {
             lock,
@@ -285,6 +298,7 @@ struct Ctx {
     names: HashSet<String>,
     folders_used: HashSet<String>,
     symlinks: HashSet<String>,
+    files: HashSet<String>,
 }
 
 impl Ctx {
@@ -296,6 +310,7 @@ impl Ctx {
             names: HashSet::new(),
             folders_used: HashSet::new(),
             symlinks: HashSet::new(),
+            files: HashSet::new(),
         }
     }
 
@@ -407,6 +422,8 @@ impl Ctx {
         if header_name.starts_with('/') || header_name.split('/').any(|p| p == "..") {
             return Err(self.unsafe_member(&name, format!("header name '{header_name}' is unsafe")));
         }
+        let header_size = entry.header().entry_size().ok();
+        let link = entry.link_name_bytes().map(|l| l.into_owned());
         if let Some(pax) = entry
             .pax_extensions()
             .map_err(|e| map_io(&self.bundle, e))?
@@ -419,6 +436,18 @@ impl Ctx {
                     return Err(self.unsafe_member(
                         &name,
                         format!("PAX path '{value}' disagrees with the member name"),
+                    ));
+                }
+                if key == "linkpath" && link.as_deref() != Some(ext.value_bytes()) {
+                    return Err(self.unsafe_member(
+                        &name,
+                        format!("PAX linkpath '{value}' disagrees with the link name"),
+                    ));
+                }
+                if key == "size" && value.parse::<u64>().ok() != header_size {
+                    return Err(self.unsafe_member(
+                        &name,
+                        format!("PAX size {value} disagrees with the header's size"),
                     ));
                 }
                 if key.starts_with("GNU.sparse") {
@@ -437,15 +466,22 @@ impl Ctx {
         if let Some(link) = layout::ancestors(&name).find(|a| self.symlinks.contains(*a)) {
             return Err(self.unsafe_member(&name, format!("inside symlink '{link}'")));
         }
-        if kind != MemberKind::Dir && self.folders_used.contains(&name) {
-            return Err(self.unsafe_member(&name, "replaces a folder of an earlier member"));
+        if let Some(file) = layout::ancestors(&name).find(|a| self.files.contains(*a)) {
+            return Err(self.unsafe_member(&name, format!("inside file '{file}'")));
+        }
+        if kind != MemberKind::Dir
+            && (self.folders_used.contains(&name) || layout::must_be_folder(&name))
+        {
+            return Err(self.unsafe_member(&name, "takes the place of a folder"));
         }
         for folder in layout::ancestors(&name) {
             self.folders_used.insert(folder.to_string());
         }
-        if kind == MemberKind::Symlink {
-            self.symlinks.insert(name.clone());
-        }
+        match kind {
+            MemberKind::Symlink => self.symlinks.insert(name.clone()),
+            MemberKind::File => self.files.insert(name.clone()),
+            MemberKind::Dir => false,
+        };
         let size = entry.size();
         if kind != MemberKind::File && size != 0 {
             return Err(self.unsafe_member(&name, format!("{kind:?} member carries {size} bytes")));

@@ -138,7 +138,14 @@ pub fn load_secret_key(path: &Path) -> Result<SecretKey, Error> {
 
 /// Load a secret key with this password (`None`: ask on the terminal if the key is encrypted).
 pub fn load_secret_key_with(path: &Path, password: Option<String>) -> Result<SecretKey, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::NotFound {
+            " (create a key pair with `ferry keygen`)"
+        } else {
+            ""
+        };
+        bad_key(path, &format!("cannot read the secret key: {e}{hint}"))
+    })?;
     let encoded = text
         .lines()
         .nth(1)
@@ -238,11 +245,9 @@ impl SecretKey {
     }
 
     /// Sign `data` as `minisign -S` does (prehashed `ED`), with a fixed trusted comment. Deterministic.
-    pub fn sign(&self, data: &[u8], trusted_comment: &str) -> Result<String, String> {
+    pub fn sign(&self, data: &[u8], trusted_comment: &str) -> Result<String, Error> {
         if trusted_comment.contains(['\n', '\r']) || trusted_comment.trim() != trusted_comment {
-            return Err(format!(
-                "trusted comment must be one line without outer spaces: '{trusted_comment}'"
-            ));
+            return Err(Error::TrustedComment(trusted_comment.to_string()));
         }
         let prehash = blake2::Blake2b512::digest(data);
         let signature = self.pair.sign(&prehash);
@@ -262,7 +267,10 @@ impl SecretKey {
         // Never hand out a signature minisign would refuse.
         self.public_key()
             .verify(data, &text)
-            .map_err(|e| format!("signature does not verify: {e:?}"))?;
+            .map_err(|e| Error::SelfCheck {
+                key_id: self.key_id.to_string(),
+                message: e.to_string(),
+            })?;
         Ok(text)
     }
 }

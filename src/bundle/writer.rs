@@ -3,7 +3,7 @@
 //! matches its sha256 or size aborts the write, and nothing appears under the output name.
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Take};
+use std::io::{self, BufReader, BufWriter, Read, Take};
 use std::path::{Path, PathBuf};
 
 use tar::{EntryType, Header};
@@ -91,21 +91,23 @@ pub fn write(
     let manifest_sha = Sha256::digest(manifest.as_bytes());
     sums.insert(MANIFEST.to_string(), manifest_sha.clone());
     sized.insert(MANIFEST.to_string(), (manifest_sha, manifest.len() as u64));
+    let mut links = BTreeMap::new();
     for (name, planned) in &plan {
-        if let Planned::File { sha256, size, .. } = planned {
-            sums.insert(name.clone(), sha256.clone());
-            sized.insert(name.clone(), (sha256.clone(), *size));
+        match planned {
+            Planned::File { sha256, size, .. } => {
+                sums.insert(name.clone(), sha256.clone());
+                sized.insert(name.clone(), (sha256.clone(), *size));
+            }
+            Planned::Symlink(target) => {
+                links.insert(name.clone(), target.clone());
+            }
+            Planned::Dir => {}
         }
     }
-    layout::check_manifest(&lock, &sized)
+    layout::check_manifest(&lock, &sized, &links)
         .map_err(|(member, message)| Error::InvalidEntry { member, message })?;
     let sums_text = layout::format_sums(&sums);
-    let signature = key
-        .sign(sums_text.as_bytes(), &opts.trusted_comment)
-        .map_err(|message| Error::InvalidEntry {
-            member: SUMS_SIG.into(),
-            message,
-        })?;
+    let signature = key.sign(sums_text.as_bytes(), &opts.trusted_comment)?;
 
     let volumes = VolumeWriter::new(out, opts.split)?;
     let mut tar = tar::Builder::new(BufWriter::with_capacity(1 << 20, volumes));
@@ -136,7 +138,10 @@ pub fn write(
                 tar.append_link(&mut h, name, target).map_err(io_err)?;
             }
             Planned::File { path, sha256, size } => {
-                let file = File::open(path).map_err(|e| Error::io(path, e))?;
+                let file = BufReader::with_capacity(
+                    1 << 20,
+                    File::open(path).map_err(|e| Error::io(path, e))?,
+                );
                 let mut h = header(EntryType::Regular, FILE_MODE, *size, opts.mtime);
                 let mut reader = HashingReader {
                     inner: file.take(*size),
@@ -191,6 +196,9 @@ fn plan(entries: Vec<Entry>) -> Result<BTreeMap<String, Planned>, Error> {
     for entry in entries {
         let name = entry.member().to_string();
         check_member_name(&name).map_err(|e| invalid(&name, e))?;
+        if layout::must_be_folder(&name) {
+            return Err(invalid(&name, "must be a folder".into()));
+        }
         if [MANIFEST, SUMS, SUMS_SIG].contains(&name.as_str()) {
             return Err(invalid(&name, "written by the bundle writer itself".into()));
         }
@@ -236,7 +244,7 @@ fn header(kind: EntryType, mode: u32, size: u64, mtime: u64) -> Header {
 
 /// Feeds what it reads to the hasher; keeps the source's own I/O error apart from the output's.
 struct HashingReader<'a> {
-    inner: Take<File>,
+    inner: Take<BufReader<File>>,
     pipe: &'a mut HashPipe,
     path: &'a Path,
     error: Option<Error>,

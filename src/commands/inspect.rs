@@ -85,6 +85,8 @@ fn to_json(front: &Front) -> serde_json::Value {
             "files": m.files.len(),
             "size": model_size(m),
         })).collect::<Vec<_>>(),
+        "local_paths": lock.local_paths,
+        "skipped": lock.skipped,
         "totals": {
             "packages": lock.packages.len(),
             "package_bytes": package_bytes,
@@ -182,6 +184,12 @@ fn to_text(front: &Front) -> String {
         if let Some(reason) = &m.reason {
             line(format!("    added because {reason}"));
         }
+    }
+    for p in &lock.local_paths {
+        line(format!("local path (not carried): {p}"));
+    }
+    for s in &lock.skipped {
+        line(format!("skipped: {s}"));
     }
     line(String::new());
     line(format!(

@@ -1,5 +1,14 @@
-//! `ferry lock`.
-use std::path::PathBuf;
+//! `ferry lock`: inputs → plan → resolution (index) + model pins (hub) → ferry.lock.
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::fetch::download::{self, DownloadRequest, Progress};
+use crate::fetch::hub::Hub;
+use crate::fetch::index::IndexClient;
+use crate::fetch::sources::{self, redact};
+use crate::inputs::{self, Plan};
+use crate::lock::{DistKind, Lock, LockedPackage, FORMAT_VERSION};
+use crate::resolve::{self, sdist::SdistBuilder, Pinned};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -7,6 +16,253 @@ pub struct Settings {
     pub output: PathBuf,
 }
 
-pub fn run(_settings: Settings) -> Result<(), crate::Error> {
-    Err(crate::Error::Usage("ferry lock: not built yet".into()))
+pub fn run(settings: Settings) -> Result<(), crate::Error> {
+    let plan = inputs::plan::build(&settings.inputs)?;
+    let progress = super::progress();
+    let made = make_lock(&plan, &settings.inputs, progress.as_ref())?;
+    super::write_atomic(&settings.output, made.lock.to_json().as_bytes())?;
+    eprintln!(
+        "locked {} packages and {} models for {} target(s) into {}",
+        made.lock.packages.len(),
+        made.lock.models.len(),
+        made.lock.targets.len(),
+        settings.output.display()
+    );
+    Ok(())
+}
+
+/// A lock and what making it left on disk for the bundle step.
+pub struct Made {
+    pub lock: Lock,
+    pub pinned: Vec<Pinned>,
+    pub index: Arc<IndexClient>,
+}
+
+/// SOURCE_DATE_EPOCH, or now.
+pub fn created_time() -> u64 {
+    std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs()
+        })
+}
+
+/// The download cache: `--cache-dir`, `FERRY_CACHE_DIR`, or the user cache dir.
+pub fn cache_dir(flag: Option<&Path>) -> PathBuf {
+    flag.map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("FERRY_CACHE_DIR").map(PathBuf::from))
+        .or_else(|| dirs::cache_dir().map(|d| d.join("ferry")))
+        .unwrap_or_else(|| PathBuf::from(".ferry-cache"))
+}
+
+pub fn make_lock(
+    plan: &Plan,
+    settings: &super::InputSettings,
+    progress: &dyn Progress,
+) -> Result<Made, crate::Error> {
+    let created = created_time();
+    for s in &plan.skipped {
+        eprintln!("warning: {s}");
+    }
+    for p in &plan.local_paths {
+        eprintln!("note: local path {p} is named by a config; it is not carried in the bundle");
+    }
+    let cache = cache_dir(settings.cache_dir.as_deref());
+    let (index, pinned) = if plan.requirements.is_empty() {
+        (
+            Arc::new(IndexClient::new(sources::Sources::default())),
+            Vec::new(),
+        )
+    } else {
+        let sources =
+            sources::configure(&plan.index).map_err(|e| crate::Error::Usage(e.to_string()))?;
+        tracing::info!(
+            "package indexes: {}",
+            sources
+                .indexes
+                .iter()
+                .map(redact)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let index = Arc::new(IndexClient::new(sources));
+        let sdists = SdistBuilder::new(cache.join("build"), &index.sources().indexes, created);
+        progress.message(&format!(
+            "resolving {} requirement(s) for {} target(s)",
+            plan.requirements.len(),
+            plan.targets.len()
+        ));
+        let pinned = resolve::resolve(plan, &index, &sdists)
+            .map_err(|e| crate::Error::Other(e.to_string()))?;
+        (index, pinned)
+    };
+    let mut packages = to_locked(&pinned);
+    fill_missing_hashes(&mut packages, &pinned, &cache, settings.jobs, progress)?;
+    let models = if plan.models.is_empty() {
+        Vec::new()
+    } else {
+        let hub = Hub::from_env(
+            plan.hf_endpoint
+                .as_deref()
+                .or(settings.hf_endpoint.as_deref()),
+        )?;
+        progress.message(&format!(
+            "pinning {} model repo(s) on {}",
+            plan.models.len(),
+            hub.endpoint()
+        ));
+        crate::fetch::models::lock_models(&plan.models, &hub)?
+    };
+    let hf_endpoint = (!models.is_empty()).then(|| {
+        let (ep, _) = crate::fetch::hub::settings_from(plan.hf_endpoint.as_deref(), |k| {
+            std::env::var(k).ok()
+        });
+        ep
+    });
+    let mut lock = Lock {
+        format: FORMAT_VERSION,
+        tool: format!("ferry {}", env!("CARGO_PKG_VERSION")),
+        name: plan.name.clone(),
+        created,
+        targets: plan.targets.clone(),
+        inputs: plan.inputs.clone(),
+        requirements: plan
+            .requirements
+            .iter()
+            .map(|r| r.req.to_string())
+            .collect(),
+        indexes: index.sources().indexes.iter().map(redact).collect(),
+        hf_endpoint,
+        packages,
+        models,
+        local_paths: plan.local_paths.clone(),
+        skipped: plan.skipped.clone(),
+    };
+    lock.normalize();
+    Ok(Made {
+        lock,
+        pinned,
+        index,
+    })
+}
+
+fn to_locked(pinned: &[Pinned]) -> Vec<LockedPackage> {
+    pinned
+        .iter()
+        .map(|p| {
+            let built = p.built.as_ref();
+            let pure_wheel = built.and_then(|b| b.pure.then_some(b.wheel.as_ref()).flatten());
+            let (filename, kind, sha256, size, built_from) = match pure_wheel {
+                Some(w) => {
+                    let bytes = std::fs::metadata(w).map(|m| m.len()).unwrap_or(0);
+                    let sha = crate::types::Sha256::of_file(w).ok().map(|(h, _)| h);
+                    (
+                        w.file_name().unwrap().to_string_lossy().into_owned(),
+                        DistKind::Wheel,
+                        sha,
+                        Some(bytes),
+                        Some(p.file.filename.clone()),
+                    )
+                }
+                None if built.is_some() => (
+                    p.file.filename.clone(),
+                    DistKind::Sdist,
+                    built.map(|b| b.sdist_sha256.clone()),
+                    None,
+                    None,
+                ),
+                None => (
+                    p.file.filename.clone(),
+                    DistKind::Wheel,
+                    p.file.sha256.clone(),
+                    p.file.size,
+                    None,
+                ),
+            };
+            LockedPackage {
+                name: p.name.clone(),
+                version: p.version.to_string(),
+                filename,
+                kind,
+                url: p.file.url.to_string(),
+                sha256: sha256.unwrap_or_else(zero_sha),
+                size: size.unwrap_or(0),
+                targets: p.targets.clone(),
+                requested: p.requested,
+                reason: p.reason.clone(),
+                needs_compiler: built.is_some_and(|b| !b.pure),
+                built_from,
+            }
+        })
+        .collect()
+}
+
+fn zero_sha() -> crate::types::Sha256 {
+    "0".repeat(64).parse().expect("64 hex digits")
+}
+
+pub fn is_zero(sha: &crate::types::Sha256) -> bool {
+    sha.as_str().bytes().all(|b| b == b'0')
+}
+
+/// Where a locked package's file lives in the cache.
+pub fn cached_path(cache: &Path, p: &LockedPackage, pinned: Option<&Pinned>) -> PathBuf {
+    if p.built_from.is_some() {
+        if let Some(w) = pinned
+            .and_then(|x| x.built.as_ref())
+            .and_then(|b| b.wheel.clone())
+        {
+            return w;
+        }
+        return cache.join("build").join("sdists").join(&p.filename);
+    }
+    if p.kind == DistKind::Sdist {
+        return cache.join("build").join("sdists").join(&p.filename);
+    }
+    cache.join("wheels").join(&p.filename)
+}
+
+/// Indexes without hashes or sizes: download those files now (they are needed for the bundle anyway)
+/// so the lock records every sha256 and size.
+fn fill_missing_hashes(
+    packages: &mut [LockedPackage],
+    pinned: &[Pinned],
+    cache: &Path,
+    jobs: usize,
+    progress: &dyn Progress,
+) -> Result<(), crate::Error> {
+    let missing: Vec<usize> = (0..packages.len())
+        .filter(|&i| is_zero(&packages[i].sha256) || packages[i].size == 0)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let reqs: Vec<DownloadRequest> = missing
+        .iter()
+        .map(|&i| {
+            let p = &packages[i];
+            let pin = pinned.iter().find(|x| {
+                x.file.filename == p.filename
+                    || p.built_from.as_deref() == Some(x.file.filename.as_str())
+            });
+            DownloadRequest {
+                urls: vec![url::Url::parse(&p.url).expect("lock URLs are absolute")],
+                dest: cached_path(cache, p, pin),
+                sha256: (!is_zero(&p.sha256)).then(|| p.sha256.clone()),
+                size: None,
+                auth: None,
+                label: p.filename.clone(),
+            }
+        })
+        .collect();
+    let done = download::download_all(reqs, jobs, progress)?;
+    for (&i, d) in missing.iter().zip(done) {
+        packages[i].sha256 = d.sha256;
+        packages[i].size = d.size;
+    }
+    Ok(())
 }

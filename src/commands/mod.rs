@@ -7,6 +7,7 @@ pub mod install;
 pub mod keygen;
 pub mod lock;
 pub mod probe;
+pub mod progress;
 pub mod verify;
 
 /// What the user asked for, parsed.
@@ -55,4 +56,36 @@ pub fn run(command: Command) -> Result<(), crate::Error> {
         Command::Install(s) => install::run(s),
         Command::Probe(s) => probe::run(s),
     }
+}
+
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `-q`: errors only.
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Progress for downloads: bars on a TTY, plain lines otherwise, nothing with `-q`.
+pub fn progress() -> Box<dyn crate::fetch::download::Progress> {
+    if QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+        Box::new(crate::fetch::download::SilentProgress)
+    } else {
+        Box::new(progress::TermProgress::new())
+    }
+}
+
+/// Write a small file atomically: temp file in the same folder, fsync, rename.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<(), crate::Error> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| crate::Error::io(dir, e))?;
+    tmp.write_all(bytes)
+        .and_then(|_| tmp.as_file().sync_all())
+        .map_err(|e| crate::Error::io(path, e))?;
+    tmp.persist(path)
+        .map_err(|e| crate::Error::io(path, e.error))?;
+    Ok(())
 }

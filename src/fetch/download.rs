@@ -17,10 +17,8 @@ use url::Url;
 use super::error::{Error, UrlFailure};
 use crate::types::Sha256;
 
-pub mod progress;
-
 /// Attempts per URL before moving to the next one.
-const MAX_ATTEMPTS: u32 = 4;
+pub(crate) const MAX_ATTEMPTS: u32 = 4;
 /// Redirects followed by hand per request.
 const MAX_REDIRECTS: usize = 10;
 /// Longest `Retry-After` honoured.
@@ -142,8 +140,9 @@ async fn download_one(
     progress.start(&req.label, req.size);
     progress.advance(&req.label, len);
 
-    // A complete `.incomplete` from an interrupted run: check it before asking anyone.
-    if len > 0 && req.size == Some(len) {
+    // A complete `.incomplete` from an interrupted run: when its hash can be checked, check it before
+    // asking anyone.
+    if len > 0 && req.size == Some(len) && req.sha256.is_some() {
         if verify(&writer, req, first).await.is_ok() {
             return finish(writer, req, first, 0, resumed_bytes, progress).await;
         }
@@ -227,7 +226,7 @@ async fn fetch_into(
             .map_err(|e| Error::from_reqwest(&current, e))?;
         let status = resp.status().as_u16();
         if matches!(status, 301 | 302 | 303 | 307 | 308) {
-            current = resp
+            let mut next = resp
                 .headers()
                 .get(LOCATION)
                 .and_then(|l| l.to_str().ok())
@@ -235,6 +234,12 @@ async fn fetch_into(
                 .ok_or_else(|| Error::BadRedirect {
                     url: current.clone(),
                 })?;
+            // Credentials in the URL (a private index) stay with their host, like the bearer token.
+            if same_host(&next, url) && next.username().is_empty() && !url.username().is_empty() {
+                let _ = next.set_username(url.username());
+                let _ = next.set_password(url.password());
+            }
+            current = next;
             continue;
         }
         match status {
@@ -287,6 +292,14 @@ async fn fetch_into(
                 }
             })?;
             let n = chunk.len() as u64;
+            if let Some(expected) = req.size.filter(|&s| *len + n > s) {
+                // More than the file can hold: stop reading now rather than at the end.
+                return Err(Error::SizeMismatch {
+                    url: current,
+                    expected,
+                    actual: *len + n,
+                });
+            }
             writer.write(Vec::from(chunk)).await?;
             *len += n;
             progress.advance(&req.label, n);
@@ -385,7 +398,7 @@ fn status_error(url: Url, headers: &HeaderMap, status: u16) -> Error {
 
 /// Exponential backoff with jitter (base `FERRY_RETRY_BASE_MS`, default 500 ms), or the server's
 /// `Retry-After` (capped) when it gave one.
-fn backoff(attempt: u32, retry_after: Option<Duration>) -> Duration {
+pub(crate) fn backoff(attempt: u32, retry_after: Option<Duration>) -> Duration {
     if let Some(after) = retry_after {
         return after.min(MAX_RETRY_AFTER);
     }

@@ -9,11 +9,11 @@ use crate::types::{RepoId, Sha256};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{url}: cannot connect: {message}")]
+    #[error("{}: cannot connect: {message}", Shown(url))]
     Connect { url: Url, message: String },
-    #[error("{url}: timed out: {message}")]
+    #[error("{}: timed out: {message}", Shown(url))]
     Timeout { url: Url, message: String },
-    #[error("{url}: HTTP {status}{}", code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
+    #[error("{}: HTTP {status}{}", Shown(url), code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
     Status {
         url: Url,
         status: u16,
@@ -22,33 +22,39 @@ pub enum Error {
         /// `Retry-After` in seconds, when the server sent one.
         retry_after: Option<Duration>,
     },
-    #[error("{url}: body ended after {got} of {expected} bytes")]
+    #[error("{}: body ended after {got} of {expected} bytes", Shown(url))]
     Truncated { url: Url, got: u64, expected: u64 },
-    #[error("{url}: server ignored the requested range ({message})")]
+    #[error("{}: server ignored the requested range ({message})", Shown(url))]
     Range { url: Url, message: String },
-    #[error("{url}: sha256 mismatch: expected {expected}, got {actual}")]
+    #[error("{}: sha256 mismatch: expected {expected}, got {actual}", Shown(url))]
     HashMismatch {
         url: Url,
         expected: Sha256,
         actual: Sha256,
     },
-    #[error("{url}: git blob sha1 mismatch: expected {expected}, got {actual}")]
+    #[error(
+        "{}: git blob sha1 mismatch: expected {expected}, got {actual}",
+        Shown(url)
+    )]
     BlobMismatch {
         url: Url,
         expected: String,
         actual: String,
     },
-    #[error("{url}: size mismatch: expected {expected} bytes, got {actual}")]
+    #[error(
+        "{}: size mismatch: expected {expected} bytes, got {actual}",
+        Shown(url)
+    )]
     SizeMismatch {
         url: Url,
         expected: u64,
         actual: u64,
     },
-    #[error("{url}: more than {limit} redirects")]
+    #[error("{}: more than {limit} redirects", Shown(url))]
     TooManyRedirects { url: Url, limit: usize },
-    #[error("{url}: redirect without a usable Location header")]
+    #[error("{}: redirect without a usable Location header", Shown(url))]
     BadRedirect { url: Url },
-    #[error("{url}: unexpected response: {message}")]
+    #[error("{}: unexpected response: {message}", Shown(url))]
     BadResponse { url: Url, message: String },
     #[error("{}: {source}", path.display())]
     Io {
@@ -61,22 +67,28 @@ pub enum Error {
         label: String,
         tried: Vec<UrlFailure>,
     },
-    #[error("{repo}: repository not found ({url})")]
+    #[error("{repo}: repository not found ({})", Shown(url))]
     RepoNotFound { repo: RepoId, url: Url },
-    #[error("{repo}: revision '{revision}' not found ({url})")]
+    #[error("{repo}: revision '{revision}' not found ({})", Shown(url))]
     RevisionNotFound {
         repo: RepoId,
         revision: String,
         url: Url,
     },
-    #[error("{repo}: file '{path}' not found at revision '{revision}' ({url})")]
+    #[error(
+        "{repo}: file '{path}' not found at revision '{revision}' ({})",
+        Shown(url)
+    )]
     EntryNotFound {
         repo: RepoId,
         revision: String,
         path: String,
         url: Url,
     },
-    #[error("{repo}: gated or private: accept the licence on the hub and set HF_TOKEN ({url})")]
+    #[error(
+        "{repo}: gated or private: accept the licence on the hub and set HF_TOKEN ({})",
+        Shown(url)
+    )]
     Gated { repo: RepoId, url: Url },
     #[error("{0}")]
     Config(String),
@@ -92,6 +104,21 @@ pub struct UrlFailure {
 
 struct Tried<'a>(&'a [UrlFailure]);
 
+/// A URL as shown to users: any password in it replaced by `***`.
+pub struct Shown<'a>(pub &'a Url);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.password().is_some() {
+            let mut u = self.0.clone();
+            let _ = u.set_password(Some("***"));
+            write!(f, "{u}")
+        } else {
+            write!(f, "{}", self.0)
+        }
+    }
+}
+
 impl fmt::Display for Tried<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for t in self.0 {
@@ -99,7 +126,9 @@ impl fmt::Display for Tried<'_> {
             write!(
                 f,
                 "\n  {} (tried {} {times}): {}",
-                t.url, t.attempts, t.error
+                Shown(&t.url),
+                t.attempts,
+                t.error
             )?;
         }
         Ok(())
@@ -168,4 +197,34 @@ fn error_chain(err: &dyn std::error::Error) -> String {
         source = e.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_shown() {
+        let url = Url::parse("https://user:s3cret@index.example/simple/x/").unwrap();
+        let err = Error::Status {
+            url: url.clone(),
+            status: 503,
+            code: None,
+            retry_after: None,
+        };
+        assert_eq!(
+            err.to_string(),
+            "https://user:***@index.example/simple/x/: HTTP 503"
+        );
+        let all = Error::Download {
+            label: "x.whl".into(),
+            tried: vec![UrlFailure {
+                url,
+                attempts: 4,
+                error: Box::new(err),
+            }],
+        };
+        assert!(!all.to_string().contains("s3cret"));
+        assert!(all.to_string().contains("(tried 4 times)"));
+    }
 }

@@ -54,6 +54,19 @@ struct RevisionJson {
 #[derive(Deserialize)]
 struct SiblingJson {
     rfilename: String,
+    // With `?blobs=true`:
+    #[serde(default)]
+    size: Option<u64>,
+    #[serde(default, rename = "blobId")]
+    blob_id: Option<String>,
+    #[serde(default)]
+    lfs: Option<SiblingLfsJson>,
+}
+
+#[derive(Deserialize)]
+struct SiblingLfsJson {
+    sha256: String,
+    size: u64,
 }
 
 #[derive(Deserialize)]
@@ -90,9 +103,12 @@ pub fn settings_from(
             let path = match var("HF_TOKEN_PATH") {
                 Some(p) => PathBuf::from(p),
                 None => {
-                    let home = var("HF_HOME").map(PathBuf::from).or_else(|| {
-                        var("HOME").map(|h| PathBuf::from(h).join(".cache").join("huggingface"))
-                    })?;
+                    let cache = var("XDG_CACHE_HOME")
+                        .map(PathBuf::from)
+                        .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".cache")));
+                    let home = var("HF_HOME")
+                        .map(PathBuf::from)
+                        .or_else(|| cache.map(|c| c.join("huggingface")))?;
                     home.join("token")
                 }
             };
@@ -120,7 +136,8 @@ impl Hub {
     }
 
     /// Endpoint from `--hf-endpoint`, else `HF_ENDPOINT`, else the default; token from `HF_TOKEN`, else the
-    /// file at `HF_TOKEN_PATH`, else `$HF_HOME/token`.
+    /// file at `HF_TOKEN_PATH`, else `$HF_HOME/token` (`HF_HOME` defaulting to `$XDG_CACHE_HOME/huggingface`,
+    /// then `~/.cache/huggingface`, as huggingface_hub does).
     pub fn from_env(flag_endpoint: Option<&str>) -> Result<Self, Error> {
         let (endpoint, token) = settings_from(flag_endpoint, |k| std::env::var(k).ok());
         Self::new(&endpoint, token)
@@ -179,6 +196,65 @@ impl Hub {
         })
     }
 
+    /// The files at `commit` from `revision/{commit}?blobs=true`: the fallback for mirrors without the tree API.
+    pub fn files_from_revision(
+        &self,
+        repo: &RepoId,
+        kind: RepoKind,
+        commit: &CommitSha,
+    ) -> Result<Vec<TreeFile>, Error> {
+        let mut url = self.url(
+            ["api", kind.api_segment()]
+                .into_iter()
+                .chain(Self::repo_segments(repo))
+                .chain(["revision", commit.as_str()]),
+        );
+        url.query_pairs_mut().append_pair("blobs", "true");
+        let (body, _) = self.get(&url, repo, Some(commit.as_str()), None)?;
+        let bad = |message: String| Error::BadResponse {
+            url: url.clone(),
+            message,
+        };
+        let json: RevisionJson =
+            serde_json::from_slice(&body).map_err(|e| bad(format!("revision info: {e}")))?;
+        let mut files = Vec::new();
+        for s in json.siblings {
+            let (Some(size), Some(oid)) = (s.size, s.blob_id) else {
+                return Err(bad(format!("'{}' has no size or blobId", s.rfilename)));
+            };
+            files.push(TreeFile {
+                path: s.rfilename,
+                size,
+                oid,
+                lfs: s.lfs.map(|l| LfsInfo {
+                    sha256: l.sha256,
+                    size: l.size,
+                }),
+            });
+        }
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(files)
+    }
+
+    /// A pagination link on this endpoint: mirrors that pass the upstream's `Link` header through would
+    /// otherwise send the next request (and the token) to a host the user never configured.
+    fn rebase(&self, link: Url) -> Url {
+        let same_origin = link.scheme() == self.endpoint.scheme()
+            && link.host_str() == self.endpoint.host_str()
+            && link.port_or_known_default() == self.endpoint.port_or_known_default();
+        if same_origin {
+            return link;
+        }
+        let Some(at) = link.path().find("/api/") else {
+            return link;
+        };
+        let mut url = self.endpoint.clone();
+        let prefix = url.path().trim_end_matches('/').to_string();
+        url.set_path(&format!("{prefix}{}", &link.path()[at..]));
+        url.set_query(link.query());
+        url
+    }
+
     /// `GET {ep}/api/{models|datasets}/{repo}/tree/{commit}?recursive=true`, following `Link: rel="next"`.
     /// Directories are left out.
     pub fn tree(
@@ -227,7 +303,8 @@ impl Hub {
                 .iter()
                 .filter_map(|v| v.to_str().ok())
                 .find_map(next_link)
-                .and_then(|l| url.join(&l).ok());
+                .and_then(|l| url.join(&l).ok())
+                .map(|l| self.rebase(l));
         }
         files.sort_by(|a, b| a.path.cmp(&b.path));
         files.dedup_by(|a, b| a.path == b.path);
@@ -262,7 +339,29 @@ impl Hub {
         Ok(self.get(&url, repo, Some(commit.as_str()), Some(path))?.0)
     }
 
+    /// A GET with the token, retried with backoff while the failure is transient.
     fn get(
+        &self,
+        url: &Url,
+        repo: &RepoId,
+        revision: Option<&str>,
+        path: Option<&str>,
+    ) -> Result<(Vec<u8>, reqwest::header::HeaderMap), Error> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.get_once(url, repo, revision, path) {
+                Err(e) if e.is_retryable() && attempt < super::download::MAX_ATTEMPTS => {
+                    let wait = super::download::backoff(attempt, e.retry_after());
+                    tracing::warn!("{e}; retrying in {:.1}s", wait.as_secs_f64());
+                    std::thread::sleep(wait);
+                }
+                result => return result,
+            }
+        }
+    }
+
+    fn get_once(
         &self,
         url: &Url,
         repo: &RepoId,
@@ -384,6 +483,18 @@ mod tests {
         );
         let url = hub.url(["api", "models", "org", "name", "revision", "refs/pr/1"]);
         assert!(url.as_str().ends_with("/revision/refs%2Fpr%2F1"), "{url}");
+    }
+
+    #[test]
+    fn foreign_links_are_rebased() {
+        let hub = Hub::new("http://127.0.0.1:9/mirror", None).unwrap();
+        let l = Url::parse("https://upstream.invalid/api/models/a/b/tree/c?cursor=x").unwrap();
+        assert_eq!(
+            hub.rebase(l).as_str(),
+            "http://127.0.0.1:9/mirror/api/models/a/b/tree/c?cursor=x"
+        );
+        let l = Url::parse("http://127.0.0.1:9/mirror/api/x?cursor=y").unwrap();
+        assert_eq!(hub.rebase(l.clone()), l);
     }
 
     #[test]

@@ -240,6 +240,52 @@ mod tests {
     }
 
     #[test]
+    fn sharded_weights_and_variant_fallback() {
+        let all = strings(&[
+            "model_index.json",
+            "text_encoder/config.json",
+            "text_encoder/model.safetensors.index.json",
+            "text_encoder/model-00001-of-00002.safetensors",
+            "text_encoder/model-00002-of-00002.safetensors",
+            "text_encoder/model.safetensors.index.fp16.json",
+            "text_encoder/model.fp16-00001-of-00002.safetensors",
+            "text_encoder/model.fp16-00002-of-00002.safetensors",
+            "text_encoder/pytorch_model.bin.index.json",
+            "text_encoder/pytorch_model-00001-of-00002.bin",
+            "vae/config.json",
+            "vae/diffusion_pytorch_model.bin",
+            "vae/onnx/model.onnx",
+            "v1-5-pruned.ckpt",
+        ]);
+        let comps = strings(&["text_encoder", "vae"]);
+        assert_eq!(
+            diffusers_files(&all, &comps, Some("fp16")),
+            strings(&[
+                "model_index.json",
+                "text_encoder/config.json",
+                "text_encoder/model.fp16-00001-of-00002.safetensors",
+                "text_encoder/model.fp16-00002-of-00002.safetensors",
+                "text_encoder/model.safetensors.index.fp16.json",
+                "vae/config.json",
+                // No fp16 and no safetensors here: the default precision, in the best format there is.
+                "vae/diffusion_pytorch_model.bin",
+            ])
+        );
+        assert_eq!(
+            diffusers_files(&all, &comps, None),
+            strings(&[
+                "model_index.json",
+                "text_encoder/config.json",
+                "text_encoder/model-00001-of-00002.safetensors",
+                "text_encoder/model-00002-of-00002.safetensors",
+                "text_encoder/model.safetensors.index.json",
+                "vae/config.json",
+                "vae/diffusion_pytorch_model.bin",
+            ])
+        );
+    }
+
+    #[test]
     fn components_skip_null_entries() {
         let idx = br#"{"_class_name":"X","unet":["diffusers","U"],"safety_checker":[null,null],"force_zeros":true}"#;
         assert_eq!(pipeline_components(idx).unwrap(), strings(&["unet"]));

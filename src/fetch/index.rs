@@ -262,6 +262,34 @@ impl IndexClient {
         })
     }
 
+    /// Other URLs for the same file (same name and, when listed, same sha256) on every configured index,
+    /// for fail-over when a mirror is not in sync. Errors only drop an index from the list.
+    pub fn alternates(&self, name: &PackageName, filename: &str, sha256: &Sha256) -> Vec<Url> {
+        if self.sources.indexes.len() < 2 {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for index in &self.sources.indexes {
+            let Ok(url) = index.join(&format!("{name}/")) else {
+                continue;
+            };
+            let Ok(Some((ct, body))) = self.get(&url, Some(simple::ACCEPT)) else {
+                continue;
+            };
+            let files = if ct.starts_with("application/vnd.pypi.simple.v1+json") {
+                simple::parse_json(&body, &url)
+            } else {
+                simple::parse_html(&String::from_utf8_lossy(&body), &url)
+            };
+            for f in files.unwrap_or_default() {
+                if f.filename == filename && f.sha256.as_ref().is_none_or(|h| h == sha256) {
+                    out.push(f.url);
+                }
+            }
+        }
+        out
+    }
+
     /// Pin a project to one file named by a direct URL requirement (`name @ URL`).
     pub fn add_direct(&self, name: &PackageName, url: Url, sha256: Option<Sha256>) {
         let mut url = url;

@@ -71,9 +71,65 @@ fn is_unknown(sha: &Sha256) -> bool {
     sha.as_str().bytes().all(|b| b == b'0')
 }
 
-/// Resolve each request to a commit and the files to carry.
+/// A `/`-separated relative path with no empty, `.` or `..` segment (repo paths, revision names).
+fn is_safe_relative(path: &str) -> bool {
+    !path.is_empty()
+        && !path.contains(['\\', '\0'])
+        && path
+            .split('/')
+            .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+}
+
+fn is_blob_name(blob: &str) -> bool {
+    matches!(blob.len(), 40 | 64) && blob.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Refuse a locked model whose names could reach outside its cache folder (a hostile server or lock).
+fn check_names(m: &LockedModel) -> Result<(), Error> {
+    if !is_safe_relative(&m.revision) {
+        return Err(Error::Config(format!(
+            "{}: unsafe revision name '{}'",
+            m.repo, m.revision
+        )));
+    }
+    for f in &m.files {
+        if !is_safe_relative(&f.path) || !is_blob_name(&f.blob) {
+            return Err(Error::Config(format!(
+                "{}: unsafe file entry '{}' (blob '{}')",
+                m.repo, f.path, f.blob
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Resolve each request to a commit and the files to carry. Requests for the same repo and revision
+/// (say, two configs naming different files of one repo) become one model with the union of their files.
 pub fn lock_models(reqs: &[ModelRequest], hub: &Hub) -> Result<Vec<LockedModel>, Error> {
-    reqs.iter().map(|r| lock_one(r, hub)).collect()
+    let mut out: Vec<LockedModel> = Vec::new();
+    for req in reqs {
+        let locked = lock_one(req, hub)?;
+        check_names(&locked)?;
+        let same = out.iter_mut().find(|m| {
+            (&m.repo, m.kind, &m.revision) == (&locked.repo, locked.kind, &locked.revision)
+        });
+        match same {
+            Some(m) => {
+                for f in locked.files {
+                    if !m.files.iter().any(|g| g.path == f.path) {
+                        m.files.push(f);
+                    }
+                }
+                m.files.sort_by(|a, b| a.path.cmp(&b.path));
+                if m.reason.is_some() {
+                    // Named by the user directly wins over "added because …".
+                    m.reason = locked.reason;
+                }
+            }
+            None => out.push(locked),
+        }
+    }
+    Ok(out)
 }
 
 fn lock_one(req: &ModelRequest, hub: &Hub) -> Result<LockedModel, Error> {
@@ -96,7 +152,14 @@ fn lock_one(req: &ModelRequest, hub: &Hub) -> Result<LockedModel, Error> {
         }
         Err(err) => return Err(err),
     };
-    let tree = hub.tree(&source, req.kind, &info.commit)?;
+    let tree = match hub.tree(&source, req.kind, &info.commit) {
+        Ok(tree) => tree,
+        Err(err @ Error::Gated { .. }) => return Err(err),
+        // A mirror without the tree API: the revision API lists the same files with `?blobs=true`.
+        Err(err) => hub
+            .files_from_revision(&source, req.kind, &info.commit)
+            .map_err(|_| err)?,
+    };
     let paths: Vec<String> = tree.iter().map(|f| f.path.clone()).collect();
     let chosen = choose_files(req, hub, &source, &info.commit, &paths)?;
     let by_path: BTreeMap<&str, &TreeFile> = tree.iter().map(|f| (f.path.as_str(), f)).collect();
@@ -106,8 +169,8 @@ fn lock_one(req: &ModelRequest, hub: &Hub) -> Result<LockedModel, Error> {
             return Err(Error::EntryNotFound {
                 repo: source.clone(),
                 revision: revision.clone(),
+                url: hub.file_url(&source, req.kind, info.commit.as_str(), &path),
                 path,
-                url: hub.file_url(&source, req.kind, info.commit.as_str(), ""),
             });
         };
         files.push(locked_file(f, &source, hub, req.kind, &info.commit)?);
@@ -208,6 +271,9 @@ pub fn fetch_models(
     // For each request: (model index, file index, blob path).
     let mut owners: Vec<Vec<(usize, usize)>> = Vec::new();
     let mut seen: BTreeMap<PathBuf, usize> = BTreeMap::new();
+    for m in models.iter() {
+        check_names(m)?;
+    }
     for (mi, m) in models.iter_mut().enumerate() {
         let folder = work.join(m.repo.cache_folder(m.kind));
         let source = m.source_repo.clone().unwrap_or_else(|| m.repo.clone());
@@ -236,7 +302,8 @@ pub fn fetch_models(
             });
         }
     }
-    let done = download::download_all(reqs.clone(), jobs, progress)?;
+    let done = download::download_all(reqs.clone(), jobs, progress)
+        .map_err(|e| hub_error(e, &reqs, &owners, models))?;
     for ((req, got), owner) in reqs.iter().zip(&done).zip(&owners) {
         for &(mi, fi) in owner {
             let f = &mut models[mi].files[fi];
@@ -255,6 +322,46 @@ pub fn fetch_models(
         }
     }
     stage(models, work)
+}
+
+/// A download refused by the hub (401/403, 404) as the hub error it is: gated repo, missing file.
+fn hub_error(
+    err: Error,
+    reqs: &[DownloadRequest],
+    owners: &[Vec<(usize, usize)>],
+    models: &[LockedModel],
+) -> Error {
+    let Error::Download { label, tried } = &err else {
+        return err;
+    };
+    let Some(ri) = reqs.iter().position(|r| &r.label == label) else {
+        return err;
+    };
+    let (mi, fi) = owners[ri][0];
+    let (m, f) = (&models[mi], &models[mi].files[fi]);
+    let refused = tried.iter().find_map(|t| match &*t.error {
+        Error::Status {
+            url, status, code, ..
+        } => Some((url.clone(), *status, code.clone())),
+        _ => None,
+    });
+    match refused {
+        Some((url, 401 | 403, _)) => Error::Gated {
+            repo: m.repo.clone(),
+            url,
+        },
+        Some((url, _, Some(code))) if code == "GatedRepo" => Error::Gated {
+            repo: m.repo.clone(),
+            url,
+        },
+        Some((url, 404, _)) => Error::EntryNotFound {
+            repo: m.source_repo.clone().unwrap_or_else(|| m.repo.clone()),
+            revision: m.commit.to_string(),
+            path: f.path.clone(),
+            url,
+        },
+        _ => err,
+    }
 }
 
 /// Write `refs/<revision>` and list every member.
@@ -334,7 +441,7 @@ pub fn git_blob_sha1(path: &Path) -> Result<String, Error> {
 
 /// What a bundle would carry: each repo with its commit, file count and size, then the total.
 pub fn plan_summary(models: &[LockedModel]) -> String {
-    use super::download::progress::format_size;
+    use crate::types::human_size as format_size;
     let mut out = String::new();
     let mut total = 0;
     let mut count = 0;
@@ -378,6 +485,17 @@ mod tests {
             git_blob_sha1(&p).unwrap(),
             "ce013625030ba8dba906f756967f9e9ca394464a"
         );
+    }
+
+    #[test]
+    fn hostile_names_are_refused() {
+        for bad in ["../x", "a/../b", "/etc/passwd", "a//b", "a\\b", "", "."] {
+            assert!(!is_safe_relative(bad), "{bad}");
+        }
+        assert!(is_safe_relative("refs/pr/1"));
+        assert!(is_safe_relative("unet/config.json"));
+        assert!(!is_blob_name("../../x"));
+        assert!(is_blob_name(&"a".repeat(64)));
     }
 
     #[test]

@@ -135,7 +135,7 @@ pub fn parse_html(body: &str, base: &Url) -> Result<Vec<DistFile>, String> {
         let filename = url
             .path_segments()
             .and_then(|mut s| s.next_back())
-            .map(|s| percent_decode(s))
+            .map(percent_decode)
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| {
                 html_escape::decode_html_entities(&tag.inner_text(parser))

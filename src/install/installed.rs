@@ -68,6 +68,15 @@ fn header(metadata: &str, key: &str) -> Option<String> {
 }
 
 impl Installed {
+    /// Whether this is `version` (PEP 440 equality: `1.0` is `1.0.0`).
+    pub fn has_version(&self, version: &str) -> bool {
+        use crate::types::Version;
+        match (self.version.parse::<Version>(), version.parse::<Version>()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => self.version == version,
+        }
+    }
+
     /// The folder RECORD paths are relative to.
     fn base(&self) -> &Path {
         self.dist_info.parent().unwrap_or(Path::new("/"))
@@ -76,7 +85,7 @@ impl Installed {
     /// Same version, and every file the wheel would install is recorded with the same hash (scripts whose
     /// shebang was rewritten: present) and exists with the recorded size.
     pub fn matches(&self, info: &WheelInfo, venv: &Venv) -> bool {
-        if self.version != info.version || self.base() != info.lib_dir(venv) {
+        if !self.has_version(&info.version) || self.base() != info.lib_dir(venv) {
             return false;
         }
         let by_path: std::collections::HashMap<&str, &RecordEntry> =

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 pub mod error;
 pub mod installed;
+pub mod journal;
 pub mod models;
 pub mod record;
 pub mod scripts;
@@ -260,53 +261,43 @@ fn plan_wheels(
     summary: &mut Summary,
 ) -> Result<Vec<Planned>, Error> {
     let choices = select::select(lock, staging, &v.target)?;
-    // The bundle module checked every hash; check again what is about to be installed (cheap, and this
-    // function may be handed any folder).
-    choices.par_iter().try_for_each(|c| {
-        let bad = |why: String| Error::BundleFile {
-            file: c.package.filename.clone(),
-            why,
-        };
-        let (sha, _) = file_sha256(&c.path).map_err(|e| bad(format!("cannot be read: {e}")))?;
-        if sha != c.package.sha256.as_str() {
-            return Err(bad(format!(
-                "has sha256 {sha}, ferry.json says {}",
-                c.package.sha256
-            )));
-        }
-        Ok(())
-    })?;
-    // Build sdists first: if one cannot be built, nothing has changed yet.
-    let mut paths = Vec::new();
+    let summary_of = |c: &select::Choice<'_>, version: &str| PackageSummary {
+        name: c.package.name.to_string(),
+        version: version.to_string(),
+        filename: c.package.filename.clone(),
+        replaced: None,
+    };
+    // Sdists: skipped when that version is installed, else checked and built first, so that a package that
+    // cannot be built stops the install before anything changed.
+    let mut candidates = Vec::new();
     for (i, c) in choices.iter().enumerate() {
-        if c.package.kind == DistKind::Sdist {
-            reporter.step(&format!("building {} from source", c.package.filename));
-            paths.push(select::build_sdist(
-                c,
-                v,
-                staging,
-                &build_dir.join(i.to_string()),
-            )?);
-        } else {
-            paths.push(c.path.clone());
+        if c.package.kind == DistKind::Wheel {
+            candidates.push((c, c.path.clone()));
+            continue;
         }
+        if installed::find(v, &c.package.name).is_some_and(|o| o.has_version(&c.package.version)) {
+            summary.unchanged.push(summary_of(c, &c.package.version));
+            continue;
+        }
+        verify_bundle_file(c)?;
+        reporter.step(&format!("building {} from source", c.package.filename));
+        let built = select::build_sdist(c, v, staging, &build_dir.join(i.to_string()))?;
+        candidates.push((c, built));
     }
-    let infos = paths
+    let infos = candidates
         .par_iter()
-        .map(|p| wheel::inspect(p))
+        .map(|(_, p)| wheel::inspect(p))
         .collect::<Result<Vec<_>, _>>()?;
     let mut plan = Vec::new();
-    for ((c, path), info) in choices.iter().zip(paths).zip(infos) {
+    let mut to_verify = Vec::new();
+    for ((c, path), info) in candidates.into_iter().zip(infos) {
         let old = installed::find(v, &info.name);
-        let entry = PackageSummary {
-            name: info.name.to_string(),
-            version: info.version.clone(),
-            filename: c.package.filename.clone(),
-            replaced: None,
-        };
         if old.as_ref().is_some_and(|o| o.matches(&info, v)) {
-            summary.unchanged.push(entry);
+            summary.unchanged.push(summary_of(c, &info.version));
             continue;
+        }
+        if c.package.kind == DistKind::Wheel {
+            to_verify.push(c);
         }
         plan.push(Planned {
             path,
@@ -315,7 +306,27 @@ fn plan_wheels(
             old,
         });
     }
+    // The bundle module checked every hash; check again what is about to be installed (this function may be
+    // handed any folder). Unchanged packages are not re-read: a second install stays fast.
+    to_verify
+        .par_iter()
+        .try_for_each(|c| verify_bundle_file(c))?;
     Ok(plan)
+}
+
+fn verify_bundle_file(c: &select::Choice<'_>) -> Result<(), Error> {
+    let bad = |why: String| Error::BundleFile {
+        file: c.package.filename.clone(),
+        why,
+    };
+    let (sha, _) = file_sha256(&c.path).map_err(|e| bad(format!("cannot be read: {e}")))?;
+    if sha != c.package.sha256.as_str() {
+        return Err(bad(format!(
+            "has sha256 {sha}, ferry.json says {}",
+            c.package.sha256
+        )));
+    }
+    Ok(())
 }
 
 fn file_sha256(path: &Path) -> std::io::Result<(String, u64)> {
@@ -359,5 +370,43 @@ fn compile(v: &venv::Venv, files: &[&PathBuf], reporter: &dyn Reporter) {
     }
     if !child.wait().is_ok_and(|s| s.success()) {
         tracing::warn!("byte-compiling reported errors (the install is complete)");
+    }
+}
+
+impl std::fmt::Display for Summary {
+    /// Plain lines for people (`--json` prints the struct instead).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(venv) = &self.venv {
+            writeln!(
+                f,
+                "venv {} ({})",
+                venv.display(),
+                self.target.as_deref().unwrap_or("?")
+            )?;
+        }
+        for p in &self.installed {
+            match &p.replaced {
+                Some(old) => writeln!(f, "  installed {} {} (was {old})", p.name, p.version)?,
+                None => writeln!(f, "  installed {} {}", p.name, p.version)?,
+            }
+        }
+        if !self.unchanged.is_empty() {
+            writeln!(
+                f,
+                "  {} packages already installed, unchanged",
+                self.unchanged.len()
+            )?;
+        }
+        if let Some(dir) = &self.models_dir {
+            writeln!(f, "models in {}", dir.display())?;
+        }
+        for m in &self.models {
+            writeln!(
+                f,
+                "  {} @ {}: {} files, {} reused, {} bytes copied",
+                m.repo, m.commit, m.files, m.reused, m.bytes_copied
+            )?;
+        }
+        Ok(())
     }
 }

@@ -161,6 +161,16 @@ fn tree_files(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The model's folder in the bundle: under the name it installs as, or (older bundles) the repo it was
+/// fetched from when that was an alias.
+fn bundle_folder(bundle_hub: &Path, m: &LockedModel) -> PathBuf {
+    let named = bundle_hub.join(m.repo.cache_folder(m.kind));
+    match &m.source_repo {
+        Some(source) if !named.exists() => bundle_hub.join(source.cache_folder(m.kind)),
+        _ => named,
+    }
+}
+
 /// Whether this filesystem takes symlinks (probed in the staging area).
 fn symlinks_work(dir: &Path) -> bool {
     let link = dir.join(".symlink-probe");
@@ -199,7 +209,7 @@ pub fn stage_cache(
     for m in models {
         let repo = m.repo.to_string();
         let folder = m.repo.cache_folder(m.kind);
-        let src = bundle_hub.join(&folder);
+        let src = bundle_folder(bundle_hub, m);
         let dst = cache.join(&folder);
         let commit = m.commit.as_str();
         for f in &m.files {
@@ -235,11 +245,19 @@ pub fn stage_cache(
         // Blobs: reuse when present with the right content; never overwrite different bytes.
         let blobs: BTreeMap<&str, &LockedModelFile> =
             m.files.iter().map(|f| (f.blob.as_str(), f)).collect();
+        // Hash the blobs already there in parallel (a re-install reads them once, nothing else).
+        let present: BTreeMap<&str, (String, u64)> = blobs
+            .par_iter()
+            .filter(|(blob, _)| dst.join("blobs").join(blob).exists())
+            .map(|(blob, _)| {
+                let path = dst.join("blobs").join(blob);
+                sha256_file(&path).at(&path).map(|h| (*blob, h))
+            })
+            .collect::<Result<_, _>>()?;
         for (blob, f) in &blobs {
             let dest = dst.join("blobs").join(blob);
-            if dest.exists() {
-                let (sha, size) = sha256_file(&dest).at(&dest)?;
-                if sha == f.sha256.as_str() && size == f.size {
+            if let Some((sha, size)) = present.get(blob) {
+                if sha == f.sha256.as_str() && *size == f.size {
                     summary.reused += 1;
                     continue;
                 }
@@ -269,18 +287,17 @@ pub fn stage_cache(
                 "../".repeat(2 + f.path.matches('/').count()),
                 f.blob
             );
-            match std::fs::symlink_metadata(&dest) {
+            let up_to_date = match std::fs::symlink_metadata(&dest) {
                 Ok(meta) if meta.file_type().is_symlink() => {
-                    if std::fs::read_link(&dest).is_ok_and(|t| t == Path::new(&target)) {
-                        continue;
-                    }
+                    std::fs::read_link(&dest).is_ok_and(|t| t == Path::new(&target))
                 }
                 Ok(meta) if meta.is_file() => {
-                    if sha256_file(&dest).is_ok_and(|(sha, _)| sha == f.sha256.as_str()) {
-                        continue;
-                    }
+                    sha256_file(&dest).is_ok_and(|(sha, _)| sha == f.sha256.as_str())
                 }
-                _ => {}
+                _ => false,
+            };
+            if up_to_date {
+                continue;
             }
             let staged = next(&staging);
             if use_symlinks {
@@ -333,7 +350,7 @@ pub fn stage_local(
     let mut n = 0usize;
     for m in models {
         let repo = m.repo.to_string();
-        let src = bundle_hub.join(m.repo.cache_folder(m.kind));
+        let src = bundle_folder(bundle_hub, m);
         let mut root = dir.to_path_buf();
         for part in repo.split('/') {
             root.push(part);

@@ -30,9 +30,10 @@ fn matching_targets(lock: &Lock, host: &Target) -> Result<Option<Vec<String>>, E
         .iter()
         .filter(|t| {
             t.python == host.python
-                && t.platforms
-                    .first()
-                    .is_none_or(|p| p == "any" || accepted.contains(p))
+                && (t.platforms.is_empty()
+                    || t.platforms
+                        .iter()
+                        .any(|p| p == "any" || accepted.contains(p)))
         })
         .map(Target::id)
         .collect();
@@ -225,6 +226,8 @@ mod tests {
             hf_endpoint: None,
             packages,
             models: vec![],
+            local_paths: vec![],
+            skipped: vec![],
         }
     }
 

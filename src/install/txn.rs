@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use super::error::{Error, IoContext};
+use super::journal::{self, Journal};
 
 /// One step of the switch.
 #[derive(Debug)]
@@ -42,6 +43,9 @@ pub struct Txn {
     done: Vec<Undo>,
     removed: Vec<PathBuf>,
     fail_after: Option<usize>,
+    /// Unit tests: stop after N steps as if killed (no undo).
+    #[cfg(test)]
+    crash_after: Option<usize>,
 }
 
 /// Test hook: fail after N commit steps (`FERRY_TEST_FAIL_AFTER=N`).
@@ -55,12 +59,14 @@ impl Txn {
     /// Start a transaction whose staging folder lives inside `dir` (created if needed, and removed again on
     /// rollback when it was created here).
     pub fn new(dir: &Path) -> Result<Self, Error> {
+        journal::recover(dir)?;
         let mut created = Vec::new();
         create_dirs(dir, &mut created)?;
         let staging = tempfile::Builder::new()
-            .prefix(".ferry-staging-")
+            .prefix(journal::STAGING_PREFIX)
             .tempdir_in(dir)
             .at(dir)?;
+        journal::claim(staging.path())?;
         let backups = staging.path().join(".backup");
         std::fs::create_dir(&backups).at(&backups)?;
         Ok(Self {
@@ -73,6 +79,8 @@ impl Txn {
             done: Vec::new(),
             removed: Vec::new(),
             fail_after: fail_after_from_env(),
+            #[cfg(test)]
+            crash_after: None,
         })
     }
 
@@ -110,20 +118,28 @@ impl Txn {
     /// failure this transaction's steps are undone before the error is returned; [`Txn::undo`] undoes a
     /// successful apply (when a later transaction fails); [`Txn::finish`] makes it final.
     pub fn apply(&mut self, steps: &mut usize) -> Result<(), Error> {
-        let ops: Vec<Op> = std::mem::take(&mut self.removes)
+        let ops: Vec<(Op, usize, PathBuf)> = std::mem::take(&mut self.removes)
             .into_iter()
             .chain(std::mem::take(&mut self.places))
+            .map(|op| {
+                let step = *steps;
+                *steps += 1;
+                (op, step, self.backups.join(step.to_string()))
+            })
             .collect();
-        for op in ops {
-            let step = *steps;
-            *steps += 1;
+        journal::write(self.staging(), &self.journal(&ops))?;
+        for (op, step, backup) in ops {
+            #[cfg(test)]
+            if self.crash_after == Some(step) {
+                return Err(Error::Injected(step));
+            }
             let result = if self.fail_after == Some(step) {
                 Err(Error::Injected(step))
             } else {
                 if let Op::Remove { path } = &op {
                     self.removed.push(path.clone());
                 }
-                self.apply_one(op, step)
+                self.apply_one(op, backup)
             };
             if let Err(err) = result {
                 return Err(match self.undo() {
@@ -138,17 +154,50 @@ impl Txn {
         Ok(())
     }
 
+    /// The plan of renames, written before the first one so a crash can be rolled back.
+    fn journal(&self, ops: &[(Op, usize, PathBuf)]) -> Journal {
+        let mut new_dirs = Vec::new();
+        for (op, _, _) in ops {
+            if let Op::Place { to, .. } = op {
+                let mut cur = to.parent();
+                while let Some(d) = cur {
+                    if d.as_os_str().is_empty() || new_dirs.iter().any(|n| n == d) || d.exists() {
+                        break;
+                    }
+                    new_dirs.push(d.to_path_buf());
+                    cur = d.parent();
+                }
+            }
+        }
+        new_dirs.sort_by_key(|d| d.components().count());
+        let entries = ops
+            .iter()
+            .map(|(op, _, backup)| match op {
+                Op::Place { from, to } => journal::Entry::Place {
+                    from: from.clone(),
+                    to: to.clone(),
+                    backup: backup.clone(),
+                },
+                Op::Remove { path } => journal::Entry::Remove {
+                    path: path.clone(),
+                    backup: backup.clone(),
+                },
+            })
+            .collect();
+        Journal { entries, new_dirs }
+    }
+
     /// Keep what was applied; returns the paths removed.
     pub fn finish(mut self) -> Vec<PathBuf> {
+        journal::discard(self.staging());
         self.committed = true;
         std::mem::take(&mut self.removed)
     }
 
-    fn apply_one(&mut self, op: Op, step: usize) -> Result<(), Error> {
+    fn apply_one(&mut self, op: Op, backup: PathBuf) -> Result<(), Error> {
         match op {
             Op::Remove { path } => {
                 if std::fs::symlink_metadata(&path).is_ok() {
-                    let backup = self.backups.join(step.to_string());
                     std::fs::rename(&path, &backup).at(&path)?;
                     self.done.push(Undo::MovedAside {
                         original: path,
@@ -170,7 +219,6 @@ impl Txn {
                             std::io::Error::other("a directory is in the way of a file"),
                         ));
                     }
-                    let backup = self.backups.join(step.to_string());
                     std::fs::rename(&to, &backup).at(&to)?;
                     self.done.push(Undo::MovedAside {
                         original: to.clone(),
@@ -320,6 +368,54 @@ mod tests {
         names.sort();
         assert_eq!(names, ["keep", "old"]);
         assert_eq!(std::fs::read(root.join("keep")).unwrap(), b"keep");
+    }
+
+    #[test]
+    fn a_crash_midway_is_rolled_back_by_the_next_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir_all(root.join("lib")).unwrap();
+        std::fs::write(root.join("lib/old"), b"old").unwrap();
+        std::fs::write(root.join("keep"), b"keep").unwrap();
+        let snapshot = |root: &Path| {
+            let mut v = Vec::new();
+            let mut stack = vec![root.to_path_buf()];
+            while let Some(d) = stack.pop() {
+                for e in std::fs::read_dir(&d).unwrap().flatten() {
+                    let p = e.path();
+                    if p.is_dir() {
+                        stack.push(p.clone());
+                        v.push((p, Vec::new()));
+                    } else {
+                        v.push((p.clone(), std::fs::read(&p).unwrap()));
+                    }
+                }
+            }
+            v.sort();
+            v
+        };
+        let before = snapshot(&root);
+        for crash_at in 0..4 {
+            let mut txn = Txn::new(&root).unwrap();
+            let a = txn.staging().join("a");
+            std::fs::write(&a, b"new").unwrap();
+            let b = txn.staging().join("b");
+            std::fs::write(&b, b"replaced").unwrap();
+            txn.remove(root.join("lib/old"));
+            txn.place(a, root.join("new/deep/file"));
+            txn.place(b, root.join("keep"));
+            txn.crash_after = Some(crash_at);
+            let mut steps = 0;
+            // Step 3 is past the last rename: killed between the switch and `finish`.
+            assert_eq!(txn.apply(&mut steps).is_err(), crash_at < 3);
+            // Killed: no undo, no cleanup; and the owner is gone.
+            let staging = txn.staging().to_path_buf();
+            std::mem::forget(txn);
+            let dead = (1_000_000u32..).find(|p| !Path::new(&format!("/proc/{p}")).exists());
+            std::fs::write(staging.join("owner.pid"), dead.unwrap().to_string()).unwrap();
+            drop(Txn::new(&root).unwrap());
+            assert_eq!(before, snapshot(&root), "crash after step {crash_at}");
+        }
     }
 
     #[test]

@@ -87,7 +87,8 @@ struct Paths {
 
 /// Describe an existing venv by asking its interpreter.
 pub fn open(root: &Path) -> Result<Venv, Error> {
-    let root = std::path::absolute(root).map_err(|e| Error::io(root, e))?;
+    // Canonical paths throughout, so that paths from Python and from the user compare equal.
+    let root = std::fs::canonicalize(root).map_err(|e| Error::io(root, e))?;
     let python = venv_python(&root);
     let shown = format!("{} (install scheme)", python.display());
     let out = Command::new(&python)
@@ -103,10 +104,15 @@ pub fn open(root: &Path) -> Result<Venv, Error> {
             why: String::from_utf8_lossy(&out.stderr).trim().to_string(),
         });
     }
-    let p: Paths = serde_json::from_slice(&out.stdout).map_err(|e| Error::Command {
+    let mut p: Paths = serde_json::from_slice(&out.stdout).map_err(|e| Error::Command {
         command: shown,
         why: format!("unexpected output: {e}"),
     })?;
+    for path in [&mut p.purelib, &mut p.platlib, &mut p.scripts, &mut p.data] {
+        if let Ok(c) = std::fs::canonicalize(&*path) {
+            *path = c;
+        }
+    }
     let facts = crate::host::facts(Some(&python))?;
     let target = crate::host::target_from_facts(&facts)?;
     let headers = root

@@ -410,7 +410,10 @@ pub fn stage(
             let mut zip = open_zip(wheel, &shown)?;
             let mut out = Vec::with_capacity(part.len());
             for (n, index, member, dest, kind) in part {
-                let entry = listed[member];
+                let entry = listed.get(member).ok_or_else(|| Error::NotInRecord {
+                    wheel: shown.clone(),
+                    member: member.to_string(),
+                })?;
                 let mismatch = |what: String| Error::RecordMismatch {
                     wheel: shown.clone(),
                     member: member.to_string(),
@@ -421,6 +424,9 @@ pub fn stage(
                     source,
                 })?;
                 let executable = f.unix_mode().is_some_and(|m| m & 0o111 != 0);
+                // Never write more than RECORD (or the zip header) announces: a bomb stops one byte past it.
+                let limit = entry.size.unwrap_or(f.size()).saturating_add(1);
+                let f = f.take(limit);
                 let staged = stage.join(n.to_string());
                 let algo = entry.hash.split_once('=').map(|(a, _)| a).unwrap_or("");
                 let read_err = |e: std::io::Error| mismatch(format!("cannot read: {e}"));

@@ -215,7 +215,7 @@ fn run(
         let cand = provider.candidate(name, version)?;
         let file = cand.best().clone();
         let built = if cand.best_is_sdist() {
-            Some(sdists.build(index, name, &file)?)
+            Some(sdists.build(name, &file)?)
         } else {
             None
         };

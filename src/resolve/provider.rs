@@ -169,7 +169,7 @@ impl<'a> Provider<'a> {
         let cand = self.candidate(name, version)?;
         let file = cand.best();
         if cand.best_is_sdist() {
-            let built = self.sdists.build(self.index, name, file)?;
+            let built = self.sdists.build(name, file)?;
             return Ok(Arc::new(built.metadata.clone()));
         }
         self.index

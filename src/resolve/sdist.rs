@@ -10,7 +10,7 @@ use pep508_rs::{PackageName, Requirement};
 
 use super::ResolveError;
 use crate::dist::WheelFilename;
-use crate::fetch::index::{error_chain, IndexClient};
+use crate::fetch::index::error_chain;
 use crate::fetch::metadata::{self, Metadata};
 use crate::fetch::simple::DistFile;
 use crate::fetch::sources::redact;
@@ -65,12 +65,7 @@ impl SdistBuilder {
         }
     }
 
-    pub fn build(
-        &self,
-        index: &IndexClient,
-        name: &PackageName,
-        file: &DistFile,
-    ) -> Result<Arc<Built>, ResolveError> {
+    pub fn build(&self, name: &PackageName, file: &DistFile) -> Result<Arc<Built>, ResolveError> {
         let slot = self
             .cache
             .lock()
@@ -78,7 +73,7 @@ impl SdistBuilder {
             .entry(file.filename.clone())
             .or_default()
             .clone();
-        slot.get_or_init(|| self.build_uncached(index, name, file).map(Arc::new))
+        slot.get_or_init(|| self.build_uncached(name, file).map(Arc::new))
             .clone()
             .map_err(|message| ResolveError::Sdist {
                 name: name.to_string(),
@@ -87,12 +82,7 @@ impl SdistBuilder {
             })
     }
 
-    fn build_uncached(
-        &self,
-        _index: &IndexClient,
-        name: &PackageName,
-        file: &DistFile,
-    ) -> Result<Built, String> {
+    fn build_uncached(&self, name: &PackageName, file: &DistFile) -> Result<Built, String> {
         let dir = self.work.join("sdists");
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let sdist = dir.join(&file.filename);
@@ -138,7 +128,7 @@ impl SdistBuilder {
                     "could not build {} locally; bundling the sdist",
                     file.filename
                 );
-                return self.from_archive(
+                return self.metadata_from_archive(
                     name,
                     sdist,
                     sdist_sha256,
@@ -147,7 +137,7 @@ impl SdistBuilder {
                 );
             }
             Err(e) => {
-                return self.from_archive(
+                return self.metadata_from_archive(
                     name,
                     sdist,
                     sdist_sha256,
@@ -157,7 +147,7 @@ impl SdistBuilder {
             }
         };
         let Some(wheel_tmp) = built else {
-            return self.from_archive(
+            return self.metadata_from_archive(
                 name,
                 sdist,
                 sdist_sha256,
@@ -185,7 +175,7 @@ impl SdistBuilder {
         })
     }
 
-    fn from_archive(
+    fn metadata_from_archive(
         &self,
         _name: &PackageName,
         sdist: PathBuf,

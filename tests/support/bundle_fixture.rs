@@ -165,6 +165,8 @@ pub fn fixture() -> Fixture {
                 ),
             ],
         }],
+        local_paths: vec![],
+        skipped: vec![],
     };
 
     let repo = "models/hub/models--org--tiny";

@@ -1,6 +1,8 @@
 //! Shared test context: temp dirs, local servers, running the real binary.
 #![allow(dead_code)]
+pub mod hub_server;
 pub mod index_server;
+pub mod wheelbuilder;
 pub mod wheels;
 
 use std::path::{Path, PathBuf};
@@ -29,8 +31,7 @@ pub fn ferry(cwd: &Path) -> Command {
 
 /// Run and describe everything when it fails.
 pub fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("spawn");
-    out
+    cmd.output().expect("spawn")
 }
 
 pub fn describe(cmd: &Command, out: &Output) -> String {

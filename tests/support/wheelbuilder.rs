@@ -24,6 +24,9 @@ pub struct WheelBuilder {
     pub version: String,
     files: Vec<(String, Vec<u8>, u32)>,
     requires: Vec<String>,
+    requires_python: Option<String>,
+    extras: Vec<String>,
+    tag: String,
     entry_points: Option<String>,
     lie_about: Option<String>,
     unlisted: Vec<(String, Vec<u8>)>,
@@ -36,6 +39,9 @@ impl WheelBuilder {
             version: version.into(),
             files: Vec::new(),
             requires: Vec::new(),
+            requires_python: None,
+            extras: Vec::new(),
+            tag: "py3-none-any".into(),
             entry_points: None,
             lie_about: None,
             unlisted: Vec::new(),
@@ -56,6 +62,23 @@ impl WheelBuilder {
     pub fn data_file(mut self, path: &str, content: &str) -> Self {
         let p = format!("{}/data/{path}", self.data_dir());
         self.files.push((p, content.as_bytes().to_vec(), 0o644));
+        self
+    }
+    pub fn file_bytes(mut self, path: &str, content: &[u8]) -> Self {
+        self.files.push((path.into(), content.to_vec(), 0o644));
+        self
+    }
+    /// The wheel's tag triple(s), e.g. `cp310-cp310-win_amd64`.
+    pub fn tag(mut self, tag: &str) -> Self {
+        self.tag = tag.into();
+        self
+    }
+    pub fn requires_python(mut self, spec: &str) -> Self {
+        self.requires_python = Some(spec.into());
+        self
+    }
+    pub fn extra(mut self, name: &str) -> Self {
+        self.extras.push(name.into());
         self
     }
     pub fn requires(mut self, req: &str) -> Self {
@@ -88,24 +111,42 @@ impl WheelBuilder {
         format!("{}-{}.data", self.dist(), self.version)
     }
     pub fn filename(&self) -> String {
-        format!("{}-{}-py3-none-any.whl", self.dist(), self.version)
+        format!("{}-{}-{}.whl", self.dist(), self.version, self.tag)
     }
 
     /// Write the wheel into `dir`; returns its path.
     pub fn build(&self, dir: &Path) -> PathBuf {
+        let path = dir.join(self.filename());
+        std::fs::write(&path, self.bytes()).unwrap();
+        path
+    }
+
+    /// The wheel's bytes.
+    pub fn bytes(&self) -> Vec<u8> {
         let di = self.dist_info();
         let mut members: Vec<(String, Vec<u8>, u32)> = self.files.clone();
         let mut metadata = format!(
             "Metadata-Version: 2.1\nName: {}\nVersion: {}\n",
             self.name, self.version
         );
+        if let Some(rp) = &self.requires_python {
+            metadata.push_str(&format!("Requires-Python: {rp}\n"));
+        }
+        for e in &self.extras {
+            metadata.push_str(&format!("Provides-Extra: {e}\n"));
+        }
         for r in &self.requires {
             metadata.push_str(&format!("Requires-Dist: {r}\n"));
         }
         members.push((format!("{di}/METADATA"), metadata.into_bytes(), 0o644));
         members.push((
             format!("{di}/WHEEL"),
-            b"Wheel-Version: 1.0\nGenerator: ferry-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n".to_vec(),
+            format!(
+                "Wheel-Version: 1.0\nGenerator: ferry-tests\nRoot-Is-Purelib: {}\nTag: {}\n",
+                self.tag.ends_with("-none-any"),
+                self.tag
+            )
+            .into_bytes(),
             0o644,
         ));
         if let Some(ep) = &self.entry_points {
@@ -125,13 +166,18 @@ impl WheelBuilder {
             } else {
                 record_hash(content)
             };
-            record.push_str(&format!("{path},{hash},{}\n", content.len()));
+            let quoted = if path.contains(',') {
+                format!("\"{path}\"")
+            } else {
+                path.clone()
+            };
+            record.push_str(&format!("{quoted},{hash},{}\n", content.len()));
         }
         record.push_str(&format!("{di}/RECORD,,\n"));
         members.push((format!("{di}/RECORD"), record.into_bytes(), 0o644));
 
-        let path = dir.join(self.filename());
-        let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        let mut buf = std::io::Cursor::new(Vec::new());
+        let mut zip = zip::ZipWriter::new(&mut buf);
         for (name, content, mode) in members {
             let opts = zip::write::SimpleFileOptions::default()
                 .compression_method(zip::CompressionMethod::Deflated)
@@ -140,7 +186,7 @@ impl WheelBuilder {
             zip.write_all(&content).unwrap();
         }
         zip.finish().unwrap();
-        path
+        buf.into_inner()
     }
 }
 
@@ -172,6 +218,8 @@ impl Staging {
                 hf_endpoint: None,
                 packages: vec![],
                 models: vec![],
+                local_paths: vec![],
+                skipped: vec![],
             },
         }
     }

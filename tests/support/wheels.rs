@@ -1,9 +1,8 @@
 //! Real wheels and sdists built by the tests (zip/tar written here, RECORD with real hashes).
 #![allow(dead_code)]
-use std::io::Write;
-
-use base64::Engine;
 use sha2::Digest;
+
+use super::wheelbuilder::WheelBuilder;
 
 /// A wheel to build: `files` are (path inside the wheel, content).
 pub struct WheelSpec<'a> {
@@ -56,67 +55,31 @@ impl<'a> WheelSpec<'a> {
         format!("{}-{}-{}.whl", self.dist_name(), self.version, self.tag)
     }
 
-    pub fn metadata(&self) -> String {
-        let mut m = format!(
-            "Metadata-Version: 2.1\nName: {}\nVersion: {}\n",
-            self.name, self.version
-        );
+    /// The wheel's bytes (built by the shared [`WheelBuilder`]).
+    pub fn build(&self) -> Vec<u8> {
+        let mut b = WheelBuilder::new(self.name, self.version).tag(self.tag);
         if let Some(rp) = self.requires_python {
-            m.push_str(&format!("Requires-Python: {rp}\n"));
+            b = b.requires_python(rp);
         }
         for e in self.extras {
-            m.push_str(&format!("Provides-Extra: {e}\n"));
+            b = b.extra(e);
         }
         for r in self.requires {
-            m.push_str(&format!("Requires-Dist: {r}\n"));
+            b = b.requires(r);
         }
-        m.push_str("\nA test package.\n");
-        m
-    }
-
-    /// The wheel's bytes.
-    pub fn build(&self) -> Vec<u8> {
-        let di = format!("{}-{}.dist-info", self.dist_name(), self.version);
-        let mut files: Vec<(String, Vec<u8>)> = self.files.clone();
-        if files.is_empty() {
-            files.push((
-                format!("{}/__init__.py", self.module()),
-                format!("__version__ = \"{}\"\n", self.version).into_bytes(),
-            ));
+        for (p, data) in &self.files {
+            b = b.file_bytes(p, data);
         }
-        files.push((format!("{di}/METADATA"), self.metadata().into_bytes()));
-        let pure = self.tag.ends_with("-none-any");
-        files.push((
-            format!("{di}/WHEEL"),
-            format!(
-                "Wheel-Version: 1.0\nGenerator: ferry-tests\nRoot-Is-Purelib: {pure}\nTag: {}\n",
-                self.tag
-            )
-            .into_bytes(),
-        ));
+        if self.files.is_empty() {
+            b = b.file(
+                &format!("{}/__init__.py", self.module()),
+                &format!("__version__ = \"{}\"\n", self.version),
+            );
+        }
         if let Some(ep) = self.entry_points {
-            files.push((format!("{di}/entry_points.txt"), ep.as_bytes().to_vec()));
+            b = b.entry_points(ep);
         }
-        let mut record = String::new();
-        for (p, data) in &files {
-            let h =
-                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(data));
-            record.push_str(&format!("{p},sha256={h},{}\n", data.len()));
-        }
-        record.push_str(&format!("{di}/RECORD,,\n"));
-        files.push((format!("{di}/RECORD"), record.into_bytes()));
-        let mut buf = std::io::Cursor::new(Vec::new());
-        {
-            let mut z = zip::ZipWriter::new(&mut buf);
-            let opts = zip::write::SimpleFileOptions::default()
-                .compression_method(zip::CompressionMethod::Deflated);
-            for (p, data) in &files {
-                z.start_file(p.as_str(), opts).unwrap();
-                z.write_all(data).unwrap();
-            }
-            z.finish().unwrap();
-        }
-        buf.into_inner()
+        b.bytes()
     }
 }
 
@@ -146,6 +109,39 @@ pub fn sdist(name: &str, version: &str, requires: &[&str]) -> (String, Vec<u8>) 
             format!("__version__ = \"{version}\"\n").into_bytes(),
         ),
     ];
+    tar_gz(&root, files)
+}
+
+/// An sdist with a C extension module `{name}._speed` (setup.py + pyproject): needs a compiler to build.
+pub fn sdist_with_c_extension(name: &str, version: &str) -> (String, Vec<u8>) {
+    let dist = name.replace(['-', '.'], "_");
+    let module = name.replace('-', "_").to_lowercase();
+    let root = format!("{dist}-{version}");
+    let pyproject = format!(
+        "[build-system]\nrequires = [\"setuptools>=40.8.0\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"{name}\"\nversion = \"{version}\"\n"
+    );
+    let setup = format!(
+        "from setuptools import setup, Extension\nsetup(packages=['{module}'], ext_modules=[Extension('{module}._speed', ['{module}/_speed.c'])])\n"
+    );
+    let c = "#include <Python.h>\nstatic PyObject* answer(PyObject* s, PyObject* a) { return PyLong_FromLong(42); }\n\
+static PyMethodDef M[] = {{\"answer\", answer, METH_NOARGS, \"\"}, {0}};\n\
+static struct PyModuleDef D = {PyModuleDef_HEAD_INIT, \"_speed\", 0, -1, M};\n\
+PyMODINIT_FUNC PyInit__speed(void) { return PyModule_Create(&D); }\n";
+    let pkg_info = format!("Metadata-Version: 2.2\nName: {name}\nVersion: {version}\n");
+    let files = vec![
+        (format!("{root}/pyproject.toml"), pyproject.into_bytes()),
+        (format!("{root}/setup.py"), setup.into_bytes()),
+        (format!("{root}/PKG-INFO"), pkg_info.into_bytes()),
+        (
+            format!("{root}/{module}/__init__.py"),
+            b"from ._speed import answer\n".to_vec(),
+        ),
+        (format!("{root}/{module}/_speed.c"), c.as_bytes().to_vec()),
+    ];
+    tar_gz(&root, files)
+}
+
+fn tar_gz(root: &str, files: Vec<(String, Vec<u8>)>) -> (String, Vec<u8>) {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     {
         let mut t = tar::Builder::new(&mut gz);

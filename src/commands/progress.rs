@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::Progress;
+use crate::fetch::download::Progress;
 
 /// Progress on stderr.
 pub struct TermProgress {
@@ -75,7 +75,9 @@ impl Progress for TermProgress {
             .remove(label);
         match entry {
             Some((Some(bar), _)) => bar.finish_and_clear(),
-            Some((None, done)) => eprintln!("downloaded {label} ({})", format_size(done)),
+            Some((None, done)) => {
+                eprintln!("downloaded {label} ({})", crate::types::human_size(done))
+            }
             None => {}
         }
     }
@@ -87,33 +89,5 @@ impl Progress for TermProgress {
             }
             None => eprintln!("{msg}"),
         }
-    }
-}
-
-/// `12.3 MB` (decimal units, as download sizes are usually quoted).
-pub fn format_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit + 1 < UNITS.len() {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::format_size;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(format_size(12), "12 B");
-        assert_eq!(format_size(12_300_000), "12.3 MB");
-        assert_eq!(format_size(4_300_000_000), "4.3 GB");
     }
 }
