@@ -166,9 +166,32 @@ fn cases() -> Vec<Case> {
             .lock(&["-r", "requirements.txt"])
             .says(&["requirements.txt:2", "--index-url"]),
         case("requirement: index URL that is no URL")
+            .file("requirements.txt", "--index-url not-a-url\n")
+            .lock(&["-r", "requirements.txt"])
+            .says(&["requirements.txt:1", "not-a-url"]),
+        case("requirement: extra index URL with another scheme")
+            .file("requirements.txt", "numpy\n--extra-index-url=ftp://127.0.0.1/simple\n")
+            .lock(&["-r", "requirements.txt"])
+            .says(&["requirements.txt:2", "ftp"]),
+        case("flag: index URL that is no URL")
+            .file("requirements.txt", "numpy\n")
+            .run(&[
+                "lock", "-o", "out.lock", "-r", "requirements.txt", "--index-url", "not-a-url",
+                "--python-version", "3.10", "--platform", "manylinux_2_28_x86_64",
+            ])
+            .says(&["not-a-url"]),
+        case("manifest: index URL that is no URL")
+            .file("requirements.txt", "numpy\n")
+            .file("ferry.yaml", "name: demo\nrequirements: [requirements.txt]\nindex_url: not-a-url\n")
+            .run(&[
+                "lock", "ferry.yaml", "-o", "out.lock",
+                "--python-version", "3.10", "--platform", "manylinux_2_28_x86_64",
+            ])
+            .says(&["ferry.yaml", "not-a-url"]),
+        case("requirement: two words after an option")
             .file("requirements.txt", "--index-url not a url\n")
             .lock(&["-r", "requirements.txt"])
-            .says(&["requirements.txt:1", "not a url"]),
+            .says(&["requirements.txt:1"]),
         case("requirement: editable install")
             .file("requirements.txt", "numpy==1.26.4\n-e .\n")
             .lock(&["-r", "requirements.txt"])
@@ -478,6 +501,13 @@ fn check(case: &Case) -> Result<(), String> {
         .map_err(|e| format!("run ferry: {e}"))?;
     let after = tree(&dir);
     let stderr = String::from_utf8_lossy(&out.stderr);
+    // Shown with --nocapture, for reading the messages.
+    println!(
+        "[{}] exit {:?}: {}",
+        case.name,
+        out.status.code(),
+        stderr.trim_end()
+    );
 
     let mut problems = Vec::new();
     if out.status.code() != Some(case.code) {

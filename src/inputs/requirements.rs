@@ -128,10 +128,13 @@ impl Reader<'_> {
                     let v = value(&mut words)?;
                     self.unbundlable(here, &format!("-e {v}"), "editable")?;
                 }
-                "-i" | "--index-url" => opts.index_url = Some(value(&mut words)?),
+                "-i" | "--index-url" => {
+                    let v = value(&mut words)?;
+                    opts.index_url = Some(index_url(here, &name, v)?);
+                }
                 "--extra-index-url" => {
                     let v = value(&mut words)?;
-                    opts.extra_index_urls.push(v);
+                    opts.extra_index_urls.push(index_url(here, &name, v)?);
                 }
                 "-f" | "--find-links" => {
                     let v = value(&mut words)?;
@@ -471,6 +474,12 @@ fn break_args_options(line: &str) -> (String, String) {
     )
 }
 
+/// The value of `--index-url`/`--extra-index-url`, checked.
+fn index_url(here: &Here, option: &str, value: String) -> Result<String, Error> {
+    super::check_index_url(option, &value).map_err(|m| here.error(m))?;
+    Ok(value)
+}
+
 /// `--name=value` → (`--name`, Some(value)); `-rfile`/`-r=file` → (`-r`, Some(file)); `--flag` → (`--flag`, None).
 fn split_option(word: &str) -> (String, Option<String>) {
     if word.starts_with("--") {
@@ -576,6 +585,21 @@ mod tests {
         );
     }
 
+    /// Found by the broken-input table: an index URL that is no URL was taken as is.
+    #[test]
+    fn index_urls_must_be_urls() {
+        let e = err("numpy\n--index-url not-a-url\n");
+        assert!(
+            e.contains("requirements.txt:2") && e.contains("not-a-url"),
+            "{e}"
+        );
+        let e = err("--extra-index-url=ftp://127.0.0.1/simple\n");
+        assert!(e.contains("requirements.txt:1") && e.contains("ftp"), "{e}");
+        let r =
+            read_text("-i file:///srv/simple\n--extra-index-url https://127.0.0.1:1/x\n").unwrap();
+        assert_eq!(r.options.index_url.as_deref(), Some("file:///srv/simple"));
+    }
+
     /// Regression found by fuzz/: a short option whose letter is not ASCII split inside a character.
     #[test]
     fn short_option_with_non_ascii_letter_is_an_error() {
@@ -636,7 +660,7 @@ mod tests {
         let d = Dir::new();
         let p = d.write(
             "r.txt",
-            "-i ${INDEX}/simple\n--extra-index-url ${lower}/x\npkg==${VERSION}\n",
+            "-i ${INDEX}/simple\n--extra-index-url http://127.0.0.1:1/${lower}/x\npkg==${VERSION}\n",
         );
         let env: HashMap<&str, &str> = [("INDEX", "http://127.0.0.1:1"), ("VERSION", "1.2")].into();
         let f = read_with_env(&p, false, &|k| env.get(k).map(|v| v.to_string())).unwrap();
@@ -644,7 +668,10 @@ mod tests {
             f.options.index_url.as_deref(),
             Some("http://127.0.0.1:1/simple")
         );
-        assert_eq!(f.options.extra_index_urls, ["${lower}/x"]);
+        assert_eq!(
+            f.options.extra_index_urls,
+            ["http://127.0.0.1:1/${lower}/x"]
+        );
         assert_eq!(f.requirements[0].req.to_string(), "pkg==1.2");
     }
 
