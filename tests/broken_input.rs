@@ -5,10 +5,16 @@
 //! The cases run the real binary in a fresh folder with a clean environment: no `PIP_*`, `UV_*`, `HF_*`
 //! settings, pip.conf switched off, HOME and the cache under a separate folder. Indexes and the hub point at
 //! 127.0.0.1:9, where nothing listens: the input errors must come before any network use.
+mod support;
+
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+
+use support::hub_server::{HubServer, Repo};
+use support::index_server::{IndexServer, Mode};
+use support::wheels::WheelSpec;
 
 const INDEX: &str = "http://127.0.0.1:9/simple/";
 const HUB: &str = "http://127.0.0.1:9";
@@ -118,6 +124,10 @@ impl Case {
     }
     fn run(mut self, args: &[&str]) -> Self {
         self.args = args.iter().map(|s| s.to_string()).collect();
+        self
+    }
+    fn args(mut self, args: Vec<String>) -> Self {
+        self.args = args;
         self
     }
     fn code(mut self, code: i32) -> Self {
@@ -547,9 +557,80 @@ fn check(case: &Case) -> Result<(), String> {
     ))
 }
 
+/// Cases that need an answer from an index or a hub (local servers): runtime errors, exit 1, naming the
+/// package or the URL.
+fn server_cases(index: &IndexServer, hub: &HubServer) -> Vec<Case> {
+    let lock = |inputs: &[&str]| -> Vec<String> {
+        let mut args: Vec<String> = ["lock", "-o", "out.lock", "--index-url", index.url.as_str()]
+            .iter()
+            .chain(["--hf-endpoint", hub.url.as_str()].iter())
+            .chain(inputs)
+            .map(|s| s.to_string())
+            .collect();
+        args.extend(
+            [
+                "--python-version",
+                "3.10",
+                "--platform",
+                "manylinux_2_28_x86_64",
+            ]
+            .map(String::from),
+        );
+        args
+    };
+    vec![
+        case("index: unknown package")
+            .file("requirements.txt", "demo-pkg==1.0\ntransformrs==4.0\n")
+            .args(lock(&["-r", "requirements.txt"]))
+            .code(RUNTIME)
+            .says(&["transformrs", "127.0.0.1"]),
+        case("index: impossible pin")
+            .file("requirements.txt", "demo-pkg==9.9\n")
+            .args(lock(&["-r", "requirements.txt"]))
+            .code(RUNTIME)
+            .says(&["demo-pkg", "9.9"]),
+        case("index: conflicting pins")
+            .file("requirements.txt", "demo-pkg==1.0\ndemo-pkg>=2\n")
+            .args(lock(&["-r", "requirements.txt"]))
+            .code(RUNTIME)
+            .says(&["demo-pkg"]),
+        case("hub: model repo that does not exist")
+            .args(lock(&["--model", "org/does-not-exist"]))
+            .code(RUNTIME)
+            .says(&["org/does-not-exist"]),
+        case("hub: gated repo without a token")
+            .setup(plain_key)
+            .args({
+                let mut a = lock(&["--model", "org/gated"]);
+                a[0] = "bundle".into();
+                a[2] = "out.ferry.tar".into();
+                a.extend(["-s", "plain.key"].map(String::from));
+                a
+            })
+            .code(RUNTIME)
+            .says(&["org/gated", "HF_TOKEN"]),
+    ]
+}
+
+#[test]
+fn broken_input_against_servers() {
+    let index = IndexServer::start(Mode::Json);
+    let wheel = WheelSpec::new("demo-pkg", "1.0");
+    index.add("demo-pkg", &wheel.filename(), wheel.build());
+    let hub = HubServer::start();
+    hub.add_model(
+        "org/gated",
+        Repo::new().file("config.json", "{}").gated("hf_right"),
+    );
+    run_table(server_cases(&index, &hub));
+}
+
 #[test]
 fn broken_input_table() {
-    let cases = cases();
+    run_table(cases());
+}
+
+fn run_table(cases: Vec<Case>) {
     let mut report = String::new();
     let mut failed = 0;
     for case in &cases {
