@@ -42,6 +42,11 @@ cargo fuzz build "${flags[@]}" "${one[@]}" 2>fuzz/artifacts/build.log || {
     exit 2
 }
 
+# The targets write their inputs to files under TMPDIR: keep those in one folder, emptied at the end.
+scratch=$PWD/fuzz/target/scratch
+rm -rf "$scratch" && mkdir -p "$scratch"
+export TMPDIR=$scratch
+
 failed=()
 for target in "${targets[@]}"; do
     corpus=fuzz/corpus/$target
@@ -60,6 +65,7 @@ for target in "${targets[@]}"; do
     fi
 done
 
+rm -rf "$scratch"
 if [ ${#failed[@]} -gt 0 ]; then
     echo "fuzz.sh: crashed: ${failed[*]}" >&2
     exit 1
