@@ -300,7 +300,7 @@ async fn fetch_into(
                     actual: *len + n,
                 });
             }
-            writer.write(Vec::from(chunk)).await?;
+            writer.write(Box::new(chunk)).await?;
             *len += n;
             progress.advance(&req.label, n);
         }
@@ -447,8 +447,11 @@ fn hash_into(reader: &mut impl Read, hasher: &mut sha2::Sha256) -> io::Result<u6
     }
 }
 
+/// Bytes as the HTTP client received them, handed to the writer thread without a copy.
+type Chunk = Box<dyn AsRef<[u8]> + Send>;
+
 enum Cmd {
-    Write(Vec<u8>),
+    Write(Chunk),
     Reset(oneshot::Sender<io::Result<()>>),
     Digest(oneshot::Sender<io::Result<(u64, Sha256)>>),
     Commit(PathBuf, oneshot::Sender<io::Result<()>>),
@@ -473,7 +476,7 @@ impl Writer {
         Error::io(&self.path, io::Error::other("file writer stopped"))
     }
 
-    async fn write(&self, data: Vec<u8>) -> Result<(), Error> {
+    async fn write(&self, data: Chunk) -> Result<(), Error> {
         self.tx
             .send(Cmd::Write(data))
             .await
@@ -574,11 +577,12 @@ fn writer_loop(path: PathBuf, mut rx: mpsc::Receiver<Cmd>) {
     while let Some(cmd) = rx.blocking_recv() {
         match cmd {
             Cmd::Write(data) => {
+                let data = (*data).as_ref();
                 if let Ok(s) = &mut state {
-                    let written = s.file.write_all(&data);
+                    let written = s.file.write_all(data);
                     match written {
                         Ok(()) => {
-                            s.hasher.update(&data);
+                            s.hasher.update(data);
                             s.len += data.len() as u64;
                         }
                         Err(e) => state = Err(e),
