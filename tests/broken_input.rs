@@ -659,7 +659,6 @@ fn truncated_global_signature(dir: &Path) -> Result<(), String> {
 /// Found by `fuzz/` (bundle target): minisign 0.10 indexes `signature[32..64]` without a length check, so a
 /// short global signature panics (exit 101). Needs a length check in src/bundle/sign.rs (lead's module).
 #[test]
-#[ignore = "panics in minisign until src/bundle/sign.rs checks the global signature is 64 bytes"]
 fn truncated_global_signature_is_refused() {
     run_table(vec![
         case("verify: global signature cut short")

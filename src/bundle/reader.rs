@@ -157,7 +157,9 @@ impl Pass {
         let mut ctx = Ctx::new(&bundle, self.total_len, self.volumes.clone());
         let mut archive = tar::Archive::new(self.reader);
         // With nothing to write, file data is skipped here and hashed afterwards, in parallel.
-        let mut entries = archive.entries_with_seek().map_err(|e| map_io(&bundle, e))?;
+        let mut entries = archive
+            .entries_with_seek()
+            .map_err(|e| map_io(&bundle, e))?;
         let mut deferred: Vec<Deferred> = Vec::new();
 
         let (manifest, m0) = ctx.read_small(&mut entries, MANIFEST, MAX_MANIFEST)?;
@@ -720,7 +722,8 @@ impl Seek for SeekVolumes {
             SeekFrom::Current(d) => self.pos.checked_add_signed(d),
             SeekFrom::End(d) => self.parts.total.checked_add_signed(d),
         };
-        self.pos = pos.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before 0"))?;
+        self.pos =
+            pos.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before 0"))?;
         Ok(self.pos)
     }
 }
