@@ -77,6 +77,24 @@ impl HashPipe {
         }
     }
 
+    /// Hash a whole buffer without copying it; returns an empty buffer (with capacity) for the next read.
+    /// Blocks while `IN_FLIGHT` buffers are waiting for the hasher.
+    pub(crate) fn feed_owned(&mut self, buf: Vec<u8>) -> Vec<u8> {
+        if buf.is_empty() {
+            return buf;
+        }
+        if !self.current.is_empty() {
+            self.send_current();
+        }
+        let spare = std::mem::replace(&mut self.current, buf);
+        self.send_current();
+        // `send_current` left a recycled buffer (or a new one) in `current`; hand back the spare instead.
+        let next = std::mem::replace(&mut self.current, spare);
+        let mut next = next;
+        next.clear();
+        next
+    }
+
     fn send_current(&mut self) {
         // Take back finished buffers; wait for one when all are in flight.
         while let Ok(Back::Buffer(buf)) = self.back.try_recv() {
@@ -142,6 +160,16 @@ mod tests {
             pipe.feed(piece);
         }
         assert_eq!(pipe.finish(), (Sha256::digest(&data), data.len() as u64));
+        for piece in data.chunks(CHUNK / 3 + 5) {
+            let mut buf = pipe.feed_owned(piece.to_vec());
+            buf.extend_from_slice(b"x");
+            assert_eq!(buf, b"x", "returned buffers are empty");
+        }
+        assert_eq!(pipe.finish(), (Sha256::digest(&data), data.len() as u64));
+        pipe.feed(b"a");
+        pipe.feed_owned(b"b".to_vec());
+        pipe.feed(b"c");
+        assert_eq!(pipe.finish(), (Sha256::digest(b"abc"), 3));
         pipe.feed(b"abc");
         assert_eq!(pipe.finish(), (Sha256::digest(b"abc"), 3));
         assert_eq!(pipe.finish(), (Sha256::digest(b""), 0));

@@ -1,10 +1,15 @@
-//! Reading a bundle in one streaming pass: the first three members (`ferry.json`, `SHA256SUMS`, its signature),
-//! the signature checked against the public key before anything else, then every member checked for a safe
-//! name and hashed while it is read (and, for [`extract`], written).
+//! Reading a bundle: the first three members (`ferry.json`, `SHA256SUMS`, its signature), the signature checked
+//! against the public key before anything else, then every member checked for a safe name and hashed. [`extract`]
+//! hashes each file while it is read and written, in one streaming pass; [`verify`] walks the headers (seeking
+//! over the data) and then hashes the files in parallel straight from the volumes, one file per core.
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use sha2::Digest as _;
 
 use tar::EntryType;
 
@@ -12,6 +17,9 @@ use super::hashing::HashPipe;
 use super::layout::{self, check_member_name, check_symlink, MANIFEST, SUMS, SUMS_SIG};
 use super::sign::{self, SignatureError};
 use super::volumes::{self, VolumeIoError, VolumeReader};
+
+/// Read size of the parallel hashers in [`verify`].
+const HASH_CHUNK: usize = 1 << 20;
 use super::Error;
 use crate::lock::Lock;
 use crate::types::Sha256;
@@ -123,27 +131,36 @@ struct Pass {
     bundle: PathBuf,
     volumes: Vec<PathBuf>,
     total_len: u64,
-    reader: VolumeReader,
+    split: bool,
+    reader: SeekVolumes,
 }
 
 impl Pass {
     fn open(bundle: &Path) -> Result<Self, Error> {
         let volumes = volumes::resolve(bundle)?;
-        let reader = VolumeReader::open(volumes.clone())?;
+        let stream = VolumeReader::open(volumes.clone())?;
+        let reader = SeekVolumes::open(stream.parts())?;
+        let split = stream.is_split();
         Ok(Pass {
             bundle: bundle.to_path_buf(),
-            total_len: reader.total_len(),
+            total_len: stream.total_len(),
             volumes,
+            split,
             reader,
         })
     }
 
     fn run(self, key: &sign::PublicKey, mut out: Option<&mut Output>) -> Result<Verified, Error> {
         let bundle = self.bundle.clone();
-        let split = self.reader.is_split();
+        let split = self.split;
+        let parts = Arc::clone(&self.reader.parts);
         let mut ctx = Ctx::new(&bundle, self.total_len, self.volumes.clone());
         let mut archive = tar::Archive::new(self.reader);
-        let mut entries = archive.entries().map_err(|e| map_io(&bundle, e))?;
+        // With nothing to write, file data is skipped here and hashed afterwards, in parallel.
+        let mut entries = archive
+            .entries_with_seek()
+            .map_err(|e| map_io(&bundle, e))?;
+        let mut deferred: Vec<Deferred> = Vec::new();
 
         let (manifest, m0) = ctx.read_small(&mut entries, MANIFEST, MAX_MANIFEST)?;
         let (sums_bytes, m1) = ctx.read_small(&mut entries, SUMS, MAX_MANIFEST)?;
@@ -222,6 +239,23 @@ impl Pass {
                         link_target: Some(target),
                     }
                 }
+                MemberKind::File if out.is_none() => {
+                    let Some(expected) = sums.get(&name) else {
+                        return Err(ctx.bad(&name, format!("not listed in {SUMS}")));
+                    };
+                    deferred.push(Deferred {
+                        index: members.len(),
+                        offset: entry.raw_file_position(),
+                        expected: expected.clone(),
+                    });
+                    Member {
+                        path: name,
+                        kind,
+                        size,
+                        sha256: None,
+                        link_target: None,
+                    }
+                }
                 MemberKind::File => {
                     let Some(expected) = sums.get(&name) else {
                         return Err(ctx.bad(&name, format!("not listed in {SUMS}")));
@@ -270,6 +304,35 @@ impl Pass {
             members.push(member);
         }
         ctx.check_end(archive.into_inner(), split)?;
+
+        // Biggest first, so the cores finish together; results are checked in archive order.
+        let mut order: Vec<usize> = (0..deferred.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(members[deferred[i].index].size));
+        let mut hashed: Vec<(usize, io::Result<(Sha256, u64)>)> = order
+            .into_par_iter()
+            .map(|i| {
+                let d = &deferred[i];
+                (i, parts.hash_range(d.offset, members[d.index].size))
+            })
+            .collect();
+        hashed.sort_by_key(|(i, _)| *i);
+        for (d, (_, result)) in deferred.iter().zip(hashed) {
+            let member = &mut members[d.index];
+            let (actual, copied) = result.map_err(|e| map_io(&bundle, e))?;
+            if copied != member.size {
+                return Err(ctx.truncated(&member.path, member.size, copied, split));
+            }
+            if actual != d.expected {
+                return Err(Error::HashMismatch {
+                    bundle,
+                    member: member.path.clone(),
+                    expected: d.expected.clone(),
+                    actual,
+                });
+            }
+            sized.insert(member.path.clone(), (actual.clone(), member.size));
+            member.sha256 = Some(actual);
+        }
 
         for name in sums.keys() {
             if !sized.contains_key(name) {
@@ -524,7 +587,7 @@ impl Ctx {
 
     /// A tar ends with two zero blocks; the reader has consumed the first. Without the second, the stream
     /// stopped early: a missing last volume or a cut file.
-    fn check_end(&self, mut rest: VolumeReader, split: bool) -> Result<(), Error> {
+    fn check_end(&self, mut rest: impl Read, split: bool) -> Result<(), Error> {
         let mut tail = Vec::new();
         (&mut rest)
             .take(512)
@@ -534,9 +597,9 @@ impl Ctx {
             return Ok(());
         }
         if split && tail.is_empty() {
-            let last = rest.parts().last().expect("a volume");
+            let last = self.volumes.last().expect("a volume");
             return Err(Error::MissingVolume {
-                first: rest.parts()[0].clone(),
+                first: self.volumes[0].clone(),
                 missing: next_volume(last),
             });
         }
@@ -544,6 +607,124 @@ impl Ctx {
             bundle: self.bundle.clone(),
             message: "the archive does not end with an end-of-archive marker (cut short?)".into(),
         })
+    }
+}
+
+/// A file member whose hash [`verify`] checks after the header pass.
+struct Deferred {
+    /// Its place in `members`.
+    index: usize,
+    /// Where its data starts in the tar stream.
+    offset: u64,
+    expected: Sha256,
+}
+
+/// The volumes, opened once, readable at any offset of the whole tar stream from any thread.
+struct Parts {
+    /// (file, path, offset of its first byte in the stream, length)
+    files: Vec<(File, PathBuf, u64, u64)>,
+    total: u64,
+}
+
+impl Parts {
+    /// Read from stream offset `pos` (within one volume); 0 at the end.
+    fn read_at(&self, pos: u64, buf: &mut [u8]) -> io::Result<usize> {
+        let Some((file, path, start, len)) = self
+            .files
+            .iter()
+            .find(|(_, _, start, len)| pos >= *start && pos < start + len)
+        else {
+            return Ok(0);
+        };
+        let want = buf.len().min((start + len - pos) as usize);
+        loop {
+            match read_at(file, &mut buf[..want], pos - start) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(volume_error(path, e)),
+                Ok(n) => return Ok(n),
+            }
+        }
+    }
+
+    /// sha256 and length of `size` bytes from `offset` (shorter if the stream ends first).
+    fn hash_range(&self, offset: u64, size: u64) -> io::Result<(Sha256, u64)> {
+        let mut hasher = sha2::Sha256::new();
+        let mut buf = vec![0u8; HASH_CHUNK.min(size as usize).max(1)];
+        let mut done = 0u64;
+        while done < size {
+            let want = buf.len().min((size - done) as usize);
+            let n = self.read_at(offset + done, &mut buf[..want])?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            done += n as u64;
+        }
+        Ok((Sha256::from_bytes(&hasher.finalize()), done))
+    }
+}
+
+#[cfg(unix)]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(file, buf, offset)
+}
+
+fn volume_error(path: &Path, source: io::Error) -> io::Error {
+    io::Error::new(
+        source.kind(),
+        VolumeIoError {
+            path: path.to_path_buf(),
+            source,
+        },
+    )
+}
+
+/// The volumes as one seekable stream, so the tar reader can skip file data it does not need.
+struct SeekVolumes {
+    parts: Arc<Parts>,
+    pos: u64,
+}
+
+impl SeekVolumes {
+    fn open(volumes: &[PathBuf]) -> Result<Self, Error> {
+        let mut files = Vec::new();
+        let mut total = 0;
+        for p in volumes {
+            let file = File::open(p).map_err(|e| Error::io(p, e))?;
+            let len = file.metadata().map_err(|e| Error::io(p, e))?.len();
+            files.push((file, p.clone(), total, len));
+            total += len;
+        }
+        Ok(SeekVolumes {
+            parts: Arc::new(Parts { files, total }),
+            pos: 0,
+        })
+    }
+}
+
+impl Read for SeekVolumes {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.parts.read_at(self.pos, buf)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for SeekVolumes {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let pos = match to {
+            SeekFrom::Start(n) => Some(n),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            SeekFrom::End(d) => self.parts.total.checked_add_signed(d),
+        };
+        self.pos =
+            pos.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before 0"))?;
+        Ok(self.pos)
     }
 }
 

@@ -3,7 +3,7 @@
 //! matches its sha256 or size aborts the write, and nothing appears under the output name.
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Take};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use tar::{EntryType, Header};
@@ -69,6 +69,9 @@ enum Planned {
     Symlink(String),
 }
 
+/// Read size when copying a file into the bundle (one syscall and one hand-off to the hasher per chunk).
+const COPY_CHUNK: usize = 1 << 20;
+
 const FILE_MODE: u32 = 0o644;
 const DIR_MODE: u32 = 0o755;
 const LINK_MODE: u32 = 0o777;
@@ -126,6 +129,7 @@ pub fn write(
         tar.append_data(&mut h, name, bytes).map_err(io_err)?;
     }
     let mut pipe = HashPipe::new();
+    let mut buf = Vec::with_capacity(COPY_CHUNK);
     for (name, planned) in &plan {
         match planned {
             Planned::Dir => {
@@ -138,25 +142,35 @@ pub fn write(
                 tar.append_link(&mut h, name, target).map_err(io_err)?;
             }
             Planned::File { path, sha256, size } => {
-                let file = BufReader::with_capacity(
-                    1 << 20,
-                    File::open(path).map_err(|e| Error::io(path, e))?,
-                );
+                let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
                 let mut h = header(EntryType::Regular, FILE_MODE, *size, opts.mtime);
-                let mut reader = HashingReader {
-                    inner: file.take(*size),
-                    pipe: &mut pipe,
-                    path,
-                    error: None,
-                };
-                let result = tar.append_data(&mut h, name, &mut reader);
-                if let Some(e) = reader.error.take() {
-                    return Err(e);
+                // The header (and any long-name entry) through tar, the data straight to the output: large
+                // reads, each buffer written and then handed to the hasher thread without another copy.
+                tar.append_data(&mut h, name, io::empty()).map_err(io_err)?;
+                let output = tar.get_mut();
+                let mut copied = 0u64;
+                while copied < *size {
+                    buf.clear();
+                    let want = (*size - copied).min(COPY_CHUNK as u64);
+                    let n = (&mut file)
+                        .take(want)
+                        .read_to_end(&mut buf)
+                        .map_err(|e| Error::io(path, e))?;
+                    if n == 0 {
+                        break;
+                    }
+                    output.write_all(&buf).map_err(io_err)?;
+                    copied += n as u64;
+                    buf = pipe.feed_owned(std::mem::take(&mut buf));
                 }
-                result.map_err(io_err)?;
-                let mut rest = reader.inner.into_inner();
                 let (actual, actual_size) = pipe.finish();
-                let grew = rest.read(&mut [0u8; 1]).map_err(|e| Error::io(path, e))? > 0;
+                let grew = file.read(&mut [0u8; 1]).map_err(|e| Error::io(path, e))? > 0;
+                if actual_size == *size && !grew {
+                    let padding = (512 - actual_size % 512) % 512;
+                    output
+                        .write_all(&[0u8; 512][..padding as usize])
+                        .map_err(io_err)?;
+                }
                 if actual != *sha256 || actual_size != *size || grew {
                     let actual_size = std::fs::metadata(path).map_or(actual_size, |m| m.len());
                     return Err(Error::SourceChanged {
@@ -240,28 +254,4 @@ fn header(kind: EntryType, mode: u32, size: u64, mtime: u64) -> Header {
     h.set_gid(0);
     h.set_mtime(mtime);
     h
-}
-
-/// Feeds what it reads to the hasher; keeps the source's own I/O error apart from the output's.
-struct HashingReader<'a> {
-    inner: Take<BufReader<File>>,
-    pipe: &'a mut HashPipe,
-    path: &'a Path,
-    error: Option<Error>,
-}
-
-impl Read for HashingReader<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self.inner.read(buf) {
-            Ok(n) => {
-                self.pipe.feed(&buf[..n]);
-                Ok(n)
-            }
-            Err(e) => {
-                let kind = e.kind();
-                self.error = Some(Error::io(self.path, e));
-                Err(io::Error::new(kind, "source read failed"))
-            }
-        }
-    }
 }

@@ -209,6 +209,9 @@ async fn fetch_into(
     writer: &Writer,
     progress: &dyn Progress,
 ) -> Result<Url, Error> {
+    if url.scheme() == "file" {
+        return copy_local(req, url, len, writer, progress).await;
+    }
     let mut current = url.clone();
     for _ in 0..=MAX_REDIRECTS {
         let mut builder = client.get(current.clone());
@@ -300,7 +303,7 @@ async fn fetch_into(
                     actual: *len + n,
                 });
             }
-            writer.write(Vec::from(chunk)).await?;
+            writer.write(Box::new(chunk)).await?;
             *len += n;
             progress.advance(&req.label, n);
         }
@@ -325,6 +328,38 @@ async fn fetch_into(
         url: url.clone(),
         limit: MAX_REDIRECTS,
     })
+}
+
+/// A `file:` URL (a `--find-links` folder): stream the local file through the same writer and checks.
+async fn copy_local(
+    req: &DownloadRequest,
+    url: &Url,
+    len: &mut u64,
+    writer: &Writer,
+    progress: &dyn Progress,
+) -> Result<Url, Error> {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    let path = url
+        .to_file_path()
+        .map_err(|_| Error::BadRedirect { url: url.clone() })?;
+    let mut f = tokio::fs::File::open(&path)
+        .await
+        .map_err(|e| Error::io(&path, e))?;
+    f.seek(std::io::SeekFrom::Start(*len))
+        .await
+        .map_err(|e| Error::io(&path, e))?;
+    loop {
+        let mut buf = vec![0u8; 1 << 20];
+        let n = f.read(&mut buf).await.map_err(|e| Error::io(&path, e))?;
+        if n == 0 {
+            break;
+        }
+        buf.truncate(n);
+        writer.write(Box::new(buf)).await?;
+        *len += n as u64;
+        progress.advance(&req.label, n as u64);
+    }
+    Ok(url.clone())
 }
 
 /// Size and sha256 against the request's expectations.
@@ -447,8 +482,11 @@ fn hash_into(reader: &mut impl Read, hasher: &mut sha2::Sha256) -> io::Result<u6
     }
 }
 
+/// Bytes as the HTTP client received them, handed to the writer thread without a copy.
+type Chunk = Box<dyn AsRef<[u8]> + Send>;
+
 enum Cmd {
-    Write(Vec<u8>),
+    Write(Chunk),
     Reset(oneshot::Sender<io::Result<()>>),
     Digest(oneshot::Sender<io::Result<(u64, Sha256)>>),
     Commit(PathBuf, oneshot::Sender<io::Result<()>>),
@@ -473,7 +511,7 @@ impl Writer {
         Error::io(&self.path, io::Error::other("file writer stopped"))
     }
 
-    async fn write(&self, data: Vec<u8>) -> Result<(), Error> {
+    async fn write(&self, data: Chunk) -> Result<(), Error> {
         self.tx
             .send(Cmd::Write(data))
             .await
@@ -574,11 +612,12 @@ fn writer_loop(path: PathBuf, mut rx: mpsc::Receiver<Cmd>) {
     while let Some(cmd) = rx.blocking_recv() {
         match cmd {
             Cmd::Write(data) => {
+                let data = (*data).as_ref();
                 if let Ok(s) = &mut state {
-                    let written = s.file.write_all(&data);
+                    let written = s.file.write_all(data);
                     match written {
                         Ok(()) => {
-                            s.hasher.update(&data);
+                            s.hasher.update(data);
                             s.len += data.len() as u64;
                         }
                         Err(e) => state = Err(e),

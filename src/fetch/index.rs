@@ -61,11 +61,16 @@ pub struct IndexClient {
     projects: Mutex<HashMap<PackageName, Slot<Project>>>,
     metadata: Mutex<HashMap<Url, Slot<Metadata>>>,
     find_links_pages: OnceLock<Vec<DistFile>>,
+    /// Threads for background requests: blocking network waits stay off rayon's global pool, which has only
+    /// one thread per core and would cap prefetching at that many requests in flight.
+    background: OnceLock<rayon::ThreadPool>,
     /// Requests made, for the summary and tests.
     pub requests: std::sync::atomic::AtomicUsize,
 }
 
 const ATTEMPTS: u32 = 4;
+/// Index requests in flight in the background (pages and metadata the resolver will ask for next).
+const BACKGROUND_REQUESTS: usize = 16;
 
 impl IndexClient {
     pub fn new(sources: Sources) -> Self {
@@ -75,6 +80,7 @@ impl IndexClient {
             projects: Mutex::default(),
             metadata: Mutex::default(),
             find_links_pages: OnceLock::new(),
+            background: OnceLock::new(),
             requests: Default::default(),
         }
     }
@@ -336,10 +342,23 @@ impl IndexClient {
                 continue;
             }
             let this = Arc::clone(self);
-            rayon::spawn(move || {
+            self.spawn(move || {
                 let _ = this.project(&name);
             });
         }
+    }
+
+    /// Run `work` (index requests) on the background pool.
+    pub fn spawn(&self, work: impl FnOnce() + Send + 'static) {
+        self.background
+            .get_or_init(|| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(BACKGROUND_REQUESTS)
+                    .thread_name(|i| format!("ferry-index-{i}"))
+                    .build()
+                    .expect("thread pool")
+            })
+            .spawn(work);
     }
 
     /// Core metadata of a wheel without downloading it whole.

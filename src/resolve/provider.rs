@@ -215,7 +215,7 @@ impl<'a> Provider<'a> {
             }
             let index = Arc::clone(&index);
             let (tags, python) = (tags.clone(), python.clone());
-            rayon::spawn(move || {
+            self.index.spawn(move || {
                 let Ok(project) = index.project(&name) else {
                     return;
                 };
