@@ -410,3 +410,57 @@ fn compiled_sdists_travel_with_their_build_requirements() {
         .args(["-c", "import fastthing; print(fastthing.answer())"]));
     assert_eq!(out.trim(), "42");
 }
+
+#[test]
+fn find_links_folders_and_direct_urls() {
+    let index = IndexServer::start(Mode::Json);
+    let direct = WheelSpec::new("direct", "2.0");
+    index.add("direct", &direct.filename(), direct.build());
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("local-wheels")).unwrap();
+    let local = WheelSpec::new("localonly", "1.0");
+    std::fs::write(d.join("local-wheels").join(local.filename()), local.build()).unwrap();
+    std::fs::write(
+        d.join("requirements.txt"),
+        format!(
+            "-f ./local-wheels\nlocalonly\ndirect @ {}files/{}\n",
+            index.base(),
+            direct.filename()
+        ),
+    )
+    .unwrap();
+    ok(ferry(d).args(["keygen", "-s", "k", "-p", "k.pub", "--unencrypted"]));
+    ok(ferry(d).args([
+        "bundle",
+        "-r",
+        "requirements.txt",
+        "-s",
+        "k",
+        "-o",
+        "f.ferry.tar",
+        "--index-url",
+        &index.url,
+        "--python-version",
+        "3.10",
+        "--platform",
+        "win_amd64",
+    ]));
+    let inspect: serde_json::Value =
+        serde_json::from_str(&ok(ferry(d).args(["inspect", "f.ferry.tar", "--json"]))).unwrap();
+    let files: Vec<&str> = inspect["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["filename"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "direct-2.0-py3-none-any.whl",
+            "localonly-1.0-py3-none-any.whl"
+        ],
+        "{inspect:#}"
+    );
+    ok(ferry(d).args(["verify", "f.ferry.tar", "-p", "k.pub"]));
+}

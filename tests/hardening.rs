@@ -209,3 +209,118 @@ fn locked_bundles_are_identical_across_folders_umask_and_tz_and_split_installs()
         "{err}"
     );
 }
+
+/// Run `ferry ARGS` in a private mount namespace where `small` is a tmpfs of `kib` KiB.
+fn ferry_on_small_disk(
+    cwd: &std::path::Path,
+    small: &std::path::Path,
+    kib: u64,
+    args: &[&str],
+) -> std::process::Output {
+    std::fs::create_dir_all(small).unwrap();
+    let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
+    let script = format!(
+        "mount -t tmpfs -o size={kib}k tmpfs '{}' && exec '{}' {}",
+        small.display(),
+        env!("CARGO_BIN_EXE_ferry"),
+        quoted.join(" ")
+    );
+    let mut c = std::process::Command::new("unshare");
+    c.args(["-m", "sh", "-c", &script])
+        .current_dir(cwd)
+        .env("PIP_CONFIG_FILE", "/dev/null")
+        .env("SOURCE_DATE_EPOCH", "1700000000");
+    c.env("FERRY_CACHE_DIR", cwd.join(".ferry-cache"));
+    c.output().unwrap()
+}
+
+#[test]
+fn a_full_disk_leaves_nothing_half_written() {
+    let index = IndexServer::start(Mode::Json);
+    let mut big = WheelSpec::new("bulky", "1.0");
+    // ~2 MiB of incompressible data inside the wheel.
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let noise: Vec<u8> = (0..2_000_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    big.files = vec![
+        ("bulky/__init__.py".into(), b"".to_vec()),
+        ("bulky/blob.bin".into(), noise),
+    ];
+    index.add("bulky", &big.filename(), big.build());
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("requirements.txt"), "bulky\n").unwrap();
+    ok(ferry(d).args(["keygen", "-s", "k", "-p", "k.pub", "--unencrypted"]));
+    // Bundle onto a disk too small for it: a clear error, no file under the final name, no temp left.
+    let small = d.join("usb");
+    let out = ferry_on_small_disk(
+        d,
+        &small,
+        512,
+        &[
+            "bundle",
+            "-r",
+            "requirements.txt",
+            "--index-url",
+            &index.url,
+            "--python-version",
+            "3.11",
+            "--platform",
+            "manylinux_2_28_x86_64",
+            "-s",
+            "k",
+            "-o",
+            "usb/b.ferry.tar",
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("usb") && err.to_lowercase().contains("space"),
+        "{err}"
+    );
+    // (the tmpfs vanished with the namespace; the folder under it must not hold a half bundle)
+    assert!(std::fs::read_dir(&small).unwrap().next().is_none());
+
+    // Install into a venv on a disk too small for the wheel: the venv is unchanged afterwards.
+    let host = ferry::host::detect(Some(&support::test_python())).unwrap();
+    ok(ferry(d).args([
+        "bundle",
+        "-r",
+        "requirements.txt",
+        "--index-url",
+        &index.url,
+        "--python-version",
+        &host.python,
+        "--platform",
+        &host.platforms[0],
+        "-s",
+        "k",
+        "-o",
+        "b.ferry.tar",
+    ]));
+    let script = format!(
+        "mount -t tmpfs -o size=1536k tmpfs usb && '{py}' -m venv --without-pip usb/venv && find usb | sort > before.txt && '{ferry}' install b.ferry.tar -p k.pub --venv usb/venv; rc=$?; find usb | sort > after.txt; exit $rc",
+        py = support::test_python().display(),
+        ferry = env!("CARGO_BIN_EXE_ferry"),
+    );
+    let out = std::process::Command::new("unshare")
+        .args(["-m", "sh", "-c", &script])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.to_lowercase().contains("space"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(d.join("before.txt")).unwrap(),
+        std::fs::read_to_string(d.join("after.txt")).unwrap(),
+        "{err}"
+    );
+}

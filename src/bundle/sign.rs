@@ -316,9 +316,27 @@ pub fn signature_key_id(signature: &str) -> Result<KeyId, SignatureError> {
 }
 
 fn parse_signature(text: &str) -> Result<minisign::SignatureBox, SignatureError> {
-    if text.lines().count() < 4 {
+    use base64::Engine;
+    let lines: Vec<&str> = text.lines().collect();
+    if lines.len() < 4 {
         return Err(SignatureError::Malformed(
             "expected four lines (comment, signature, trusted comment, global signature)".into(),
+        ));
+    }
+    // Check the binary lengths first: the minisign crate indexes into them without checking.
+    let decoded = |line: &str| {
+        base64::engine::general_purpose::STANDARD
+            .decode(line.trim())
+            .ok()
+    };
+    if decoded(lines[1]).map(|b| b.len()) != Some(2 + 8 + 64) {
+        return Err(SignatureError::Malformed(
+            "the signature line is not 74 bytes of base64".into(),
+        ));
+    }
+    if decoded(lines[3]).map(|b| b.len()) != Some(64) {
+        return Err(SignatureError::Malformed(
+            "the global signature is not 64 bytes of base64".into(),
         ));
     }
     minisign::SignatureBox::from_string(text).map_err(|e| SignatureError::Malformed(e.to_string()))

@@ -209,6 +209,9 @@ async fn fetch_into(
     writer: &Writer,
     progress: &dyn Progress,
 ) -> Result<Url, Error> {
+    if url.scheme() == "file" {
+        return copy_local(req, url, len, writer, progress).await;
+    }
     let mut current = url.clone();
     for _ in 0..=MAX_REDIRECTS {
         let mut builder = client.get(current.clone());
@@ -325,6 +328,38 @@ async fn fetch_into(
         url: url.clone(),
         limit: MAX_REDIRECTS,
     })
+}
+
+/// A `file:` URL (a `--find-links` folder): stream the local file through the same writer and checks.
+async fn copy_local(
+    req: &DownloadRequest,
+    url: &Url,
+    len: &mut u64,
+    writer: &Writer,
+    progress: &dyn Progress,
+) -> Result<Url, Error> {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    let path = url
+        .to_file_path()
+        .map_err(|_| Error::BadRedirect { url: url.clone() })?;
+    let mut f = tokio::fs::File::open(&path)
+        .await
+        .map_err(|e| Error::io(&path, e))?;
+    f.seek(std::io::SeekFrom::Start(*len))
+        .await
+        .map_err(|e| Error::io(&path, e))?;
+    loop {
+        let mut buf = vec![0u8; 1 << 20];
+        let n = f.read(&mut buf).await.map_err(|e| Error::io(&path, e))?;
+        if n == 0 {
+            break;
+        }
+        buf.truncate(n);
+        writer.write(Box::new(buf)).await?;
+        *len += n as u64;
+        progress.advance(&req.label, n as u64);
+    }
+    Ok(url.clone())
 }
 
 /// Size and sha256 against the request's expectations.

@@ -164,6 +164,16 @@ impl Hub {
         url
     }
 
+    /// `{ep}/api/{models|datasets}/{repo}/{endpoint}/{rev}` (the revision percent-encoded as one segment).
+    fn api_url(&self, repo: &RepoId, kind: RepoKind, endpoint: &str, rev: &str) -> Url {
+        self.url(
+            ["api", kind.api_segment()]
+                .into_iter()
+                .chain(Self::repo_segments(repo))
+                .chain([endpoint, rev]),
+        )
+    }
+
     fn repo_segments(repo: &RepoId) -> impl Iterator<Item = &str> {
         repo.as_str().split('/')
     }
@@ -203,12 +213,7 @@ impl Hub {
         kind: RepoKind,
         commit: &CommitSha,
     ) -> Result<Vec<TreeFile>, Error> {
-        let mut url = self.url(
-            ["api", kind.api_segment()]
-                .into_iter()
-                .chain(Self::repo_segments(repo))
-                .chain(["revision", commit.as_str()]),
-        );
+        let mut url = self.api_url(repo, kind, "revision", commit.as_str());
         url.query_pairs_mut().append_pair("blobs", "true");
         let (body, _) = self.get(&url, repo, Some(commit.as_str()), None)?;
         let bad = |message: String| Error::BadResponse {
@@ -263,12 +268,7 @@ impl Hub {
         kind: RepoKind,
         commit: &CommitSha,
     ) -> Result<Vec<TreeFile>, Error> {
-        let mut url = self.url(
-            ["api", kind.api_segment()]
-                .into_iter()
-                .chain(Self::repo_segments(repo))
-                .chain(["tree", commit.as_str()]),
-        );
+        let mut url = self.api_url(repo, kind, "tree", commit.as_str());
         url.query_pairs_mut().append_pair("recursive", "true");
         let mut files = Vec::new();
         let mut next = Some(url);

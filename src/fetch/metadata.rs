@@ -45,8 +45,8 @@ pub fn parse(bytes: &[u8]) -> Result<Metadata, String> {
         Version::from_str(version).map_err(|e| format!("metadata Version '{version}': {e}"))?;
     let mut requires_dist = Vec::new();
     for (_, v) in headers.iter().filter(|(h, _)| h == "requires-dist") {
-        let req =
-            Requirement::from_str(v).map_err(|e| format!("metadata Requires-Dist '{v}': {e}"))?;
+        let req = crate::inputs::pep508::parse_requirement(v)
+            .map_err(|e| format!("metadata Requires-Dist '{v}': {e}"))?;
         requires_dist.push(req);
     }
     let requires_python = get("requires-python").and_then(|v| VersionSpecifiers::from_str(v).ok());
@@ -86,6 +86,22 @@ pub fn from_reader(reader: impl std::io::Read + std::io::Seek) -> Result<Metadat
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression found by fuzz/ (metadata target): a Requires-Dist with non-ASCII after a marker made
+    /// pep508_rs panic ("not a char boundary"); a name ending in '.' did too.
+    #[test]
+    fn hostile_requires_dist_is_an_error() {
+        let e = parse(
+            b"Name: demo\nVersion: 1.0\nRequires-Dist: numpy>=1.20; python_version >= \"3.9\" and\xef\xbf\xbd\xef\xbf\xbd extra == \"fast\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("Requires-Dist") && e.contains("non-ASCII"),
+            "{e}"
+        );
+        let e = parse(b"Name: demo\nVersion: 1.0\nRequires-Dist: idna. (>=2.5)\n").unwrap_err();
+        assert!(e.contains("must end with a letter or digit"), "{e}");
+    }
 
     #[test]
     fn parses_headers_not_body() {

@@ -147,6 +147,10 @@ pub fn read(path: &Path) -> Result<Manifest, Error> {
             ));
         }
     }
+    let urls = m.index_url.iter().map(|u| ("index_url", u));
+    for (key, url) in urls.chain(m.extra_index_urls.iter().map(|u| ("extra_index_urls", u))) {
+        super::check_index_url(key, url).map_err(|e| located(path, &text, url, e))?;
+    }
     for (i, model) in m.models.iter().enumerate() {
         if model.revision.as_deref().is_some_and(str::is_empty) {
             return Err(located(
@@ -208,6 +212,18 @@ mod tests {
         fs::write(&p, text).unwrap();
         let r = read(&p);
         (d, r)
+    }
+
+    /// Found by the broken-input table: an index URL that is no URL reached the fetcher unlocated.
+    #[test]
+    fn index_urls_must_be_urls() {
+        let (_d, r) = manifest("name: demo\nindex_url: not-a-url\n");
+        let e = r.unwrap_err().to_string();
+        assert!(e.contains("x.yaml:2") && e.contains("not-a-url"), "{e}");
+        let (_d, r) =
+            manifest("extra_index_urls:\n  - http://127.0.0.1:1/simple\n  - ftp://127.0.0.1/x\n");
+        let e = r.unwrap_err().to_string();
+        assert!(e.contains("x.yaml:3") && e.contains("ftp"), "{e}");
     }
 
     #[test]

@@ -8,8 +8,23 @@ use crate::types::{RepoId, RepoKind, Sha256};
 
 pub mod config;
 pub mod manifest;
+pub mod pep508;
 pub mod plan;
 pub mod requirements;
+
+/// An index URL from an input file: http, https or file.
+pub(crate) fn check_index_url(option: &str, value: &str) -> Result<(), String> {
+    match url::Url::parse(value) {
+        Ok(u) if matches!(u.scheme(), "http" | "https" | "file") => Ok(()),
+        Ok(u) => Err(format!(
+            "{option} '{value}': unsupported URL scheme '{}' (expected http, https or file)",
+            u.scheme()
+        )),
+        Err(e) => Err(format!(
+            "{option} '{value}' is not a URL ({e}); expected e.g. http://HOST/simple/"
+        )),
+    }
+}
 
 /// Where an input item came from, for error messages (`file:line`).
 #[derive(Clone, Debug, PartialEq, Eq)]

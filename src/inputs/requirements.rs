@@ -128,10 +128,13 @@ impl Reader<'_> {
                     let v = value(&mut words)?;
                     self.unbundlable(here, &format!("-e {v}"), "editable")?;
                 }
-                "-i" | "--index-url" => opts.index_url = Some(value(&mut words)?),
+                "-i" | "--index-url" => {
+                    let v = value(&mut words)?;
+                    opts.index_url = Some(index_url(here, &name, v)?);
+                }
                 "--extra-index-url" => {
                     let v = value(&mut words)?;
-                    opts.extra_index_urls.push(v);
+                    opts.extra_index_urls.push(index_url(here, &name, v)?);
                 }
                 "-f" | "--find-links" => {
                     let v = value(&mut words)?;
@@ -218,14 +221,8 @@ impl Reader<'_> {
                 "'{args}' has no package name; write it as NAME @ URL"
             )));
         }
-        let req =
-            pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(args).map_err(|e| {
-                here.error(format!(
-                    "invalid requirement '{args}': {} (at column {})",
-                    e.message,
-                    e.start + 1
-                ))
-            })?;
+        let req = super::pep508::parse_requirement(args)
+            .map_err(|e| here.error(format!("invalid requirement '{args}': {e}")))?;
         if let Some(VersionOrUrl::Url(url)) = &req.version_or_url {
             let scheme = url.raw().scheme();
             if scheme == "file" {
@@ -477,6 +474,12 @@ fn break_args_options(line: &str) -> (String, String) {
     )
 }
 
+/// The value of `--index-url`/`--extra-index-url`, checked.
+fn index_url(here: &Here, option: &str, value: String) -> Result<String, Error> {
+    super::check_index_url(option, &value).map_err(|m| here.error(m))?;
+    Ok(value)
+}
+
 /// `--name=value` → (`--name`, Some(value)); `-rfile`/`-r=file` → (`-r`, Some(file)); `--flag` → (`--flag`, None).
 fn split_option(word: &str) -> (String, Option<String>) {
     if word.starts_with("--") {
@@ -484,8 +487,9 @@ fn split_option(word: &str) -> (String, Option<String>) {
             Some((n, v)) => (n.to_string(), Some(v.to_string())),
             None => (word.to_string(), None),
         }
-    } else if word.starts_with('-') && word.len() > 2 {
-        let (n, v) = word.split_at(2);
+    } else if let Some((at, _)) = word.char_indices().nth(2).filter(|_| word.starts_with('-')) {
+        // At the second character, not byte: a non-ASCII option letter must not be split.
+        let (n, v) = word.split_at(at);
         (
             n.to_string(),
             Some(v.strip_prefix('=').unwrap_or(v).to_string()),
@@ -531,278 +535,4 @@ fn split_words(s: &str) -> Result<Vec<String>, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashMap;
-
-    struct Dir(tempfile::TempDir);
-
-    impl Dir {
-        fn new() -> Self {
-            Dir(tempfile::tempdir().unwrap())
-        }
-        fn write(&self, name: &str, text: &str) -> PathBuf {
-            let p = self.0.path().join(name);
-            fs::create_dir_all(p.parent().unwrap()).unwrap();
-            fs::write(&p, text).unwrap();
-            p
-        }
-    }
-
-    fn read_text(text: &str) -> Result<RequirementsFile, Error> {
-        let d = Dir::new();
-        let p = d.write("requirements.txt", text);
-        read_with_env(&p, false, &|_| None)
-    }
-
-    fn names(reqs: &[Requirement]) -> Vec<String> {
-        reqs.iter().map(|r| r.req.name.to_string()).collect()
-    }
-
-    fn err(text: &str) -> String {
-        read_text(text).unwrap_err().to_string()
-    }
-
-    const HASH: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-
-    #[test]
-    fn plain_requirements_with_extras_and_markers() {
-        let f = read_text(
-            "# a comment\nrequests[socks]>=2.31  # inline comment\n\ncolorama; sys_platform == \"win32\"\n",
-        )
-        .unwrap();
-        assert_eq!(names(&f.requirements), ["requests", "colorama"]);
-        assert_eq!(f.requirements[0].req.extras[0].to_string(), "socks");
-        assert_eq!(f.requirements[0].origin.as_ref().unwrap().line, 2);
-        assert_eq!(f.requirements[1].origin.as_ref().unwrap().line, 4);
-        // The marker is kept, not evaluated here.
-        assert!(f.requirements[1].req.marker.contents().is_some());
-    }
-
-    #[test]
-    fn continuation_lines_join_and_report_first_line() {
-        let f = read_text(&format!(
-            "tqdm\npackaging>=23 \\\n    --hash=sha256:{HASH} \\\n    --hash sha256:{}\n",
-            HASH.to_uppercase()
-        ))
-        .unwrap();
-        assert_eq!(names(&f.requirements), ["tqdm", "packaging"]);
-        assert_eq!(f.requirements[1].origin.as_ref().unwrap().line, 2);
-        assert_eq!(f.requirements[1].hashes.len(), 2);
-        assert!(f.options.require_hashes);
-        let e = err("tqdm \\\n  ==\n");
-        assert!(e.contains("requirements.txt:1:"), "{e}");
-    }
-
-    #[test]
-    fn comment_needs_whitespace_before_hash_sign() {
-        let f = read_text(&format!(
-            "pkg @ https://example.invalid/pkg-1.0-py3-none-any.whl#sha256={HASH} # trailing\n"
-        ))
-        .unwrap();
-        let Some(VersionOrUrl::Url(url)) = &f.requirements[0].req.version_or_url else {
-            panic!("expected a URL requirement");
-        };
-        assert_eq!(
-            url.raw().fragment(),
-            Some(format!("sha256={HASH}").as_str())
-        );
-    }
-
-    #[test]
-    fn env_vars_expand_only_braced_uppercase() {
-        let d = Dir::new();
-        let p = d.write(
-            "r.txt",
-            "-i ${INDEX}/simple\n--extra-index-url ${lower}/x\npkg==${VERSION}\n",
-        );
-        let env: HashMap<&str, &str> = [("INDEX", "http://127.0.0.1:1"), ("VERSION", "1.2")].into();
-        let f = read_with_env(&p, false, &|k| env.get(k).map(|v| v.to_string())).unwrap();
-        assert_eq!(
-            f.options.index_url.as_deref(),
-            Some("http://127.0.0.1:1/simple")
-        );
-        assert_eq!(f.options.extra_index_urls, ["${lower}/x"]);
-        assert_eq!(f.requirements[0].req.to_string(), "pkg==1.2");
-    }
-
-    #[test]
-    fn options_lines() {
-        let f = read_text(
-            "-i http://127.0.0.1:1/a\n--index-url=http://127.0.0.1:1/b\n--extra-index-url http://127.0.0.1:2\n\
-             --no-index\n-f ./wheels\n--find-links=http://127.0.0.1:3/links\n--pre --prefer-binary\n\
-             --trusted-host example.invalid\n--only-binary :all:\n--no-binary foo,Bar_Baz\n--require-hashes\n",
-        )
-        .unwrap();
-        let o = &f.options;
-        assert_eq!(
-            o.index_url.as_deref(),
-            Some("http://127.0.0.1:1/b"),
-            "last -i wins"
-        );
-        assert_eq!(o.extra_index_urls, ["http://127.0.0.1:2"]);
-        assert_eq!(o.find_links, ["./wheels", "http://127.0.0.1:3/links"]);
-        assert!(o.no_index && o.pre && o.prefer_binary && o.require_hashes);
-        assert_eq!(o.only_binary, BinaryRule::All);
-        let bar: PackageName = "bar-baz".parse().unwrap();
-        assert!(o.no_binary.applies(&bar));
-    }
-
-    #[test]
-    fn binary_rules_exclude_each_other() {
-        let (mut only, mut no) = (BinaryRule::None, BinaryRule::None);
-        binary_rule(":all:", &mut no, &mut only).unwrap();
-        binary_rule("numpy", &mut only, &mut no).unwrap();
-        assert_eq!(no, BinaryRule::All);
-        binary_rule(":none:", &mut no, &mut only).unwrap();
-        assert_eq!(no, BinaryRule::None);
-        binary_rule("numpy", &mut no, &mut only).unwrap();
-        assert_eq!(
-            only,
-            BinaryRule::None,
-            "naming it in --no-binary removes it from --only-binary"
-        );
-    }
-
-    #[test]
-    fn find_links_relative_to_the_file_when_present() {
-        let d = Dir::new();
-        fs::create_dir_all(d.0.path().join("sub/wheels")).unwrap();
-        let p = d.write("sub/r.txt", "-f wheels\n-f missing\n");
-        let f = read_with_env(&p, false, &|_| None).unwrap();
-        assert_eq!(
-            f.options.find_links[0],
-            d.0.path().join("sub/wheels").display().to_string()
-        );
-        assert_eq!(f.options.find_links[1], "missing");
-    }
-
-    #[test]
-    fn includes_and_constraints_relative_to_including_file() {
-        let d = Dir::new();
-        d.write("sub/base.txt", "packaging\n-c ../pins.txt\n");
-        d.write("pins.txt", "packaging==24.1\n-r more-pins.txt\n");
-        d.write("more-pins.txt", "tqdm<5\n");
-        d.write("other.txt", "pyyaml\n");
-        let p = d.write(
-            "r.txt",
-            "-r sub/base.txt\n--requirement=other.txt\n-rother.txt\nrequests\n",
-        );
-        let f = read_with_env(&p, false, &|_| None).unwrap();
-        assert_eq!(
-            names(&f.requirements),
-            ["packaging", "pyyaml", "pyyaml", "requests"]
-        );
-        assert_eq!(names(&f.constraints), ["packaging", "tqdm"]);
-        let o = f.constraints[1].origin.as_ref().unwrap();
-        assert!(o.file.ends_with("more-pins.txt") && o.line == 1);
-    }
-
-    #[test]
-    fn include_cycle_is_an_error() {
-        let d = Dir::new();
-        d.write("b.txt", "tqdm\n-r a.txt\n");
-        let p = d.write("a.txt", "-r b.txt\n");
-        let e = read_with_env(&p, false, &|_| None).unwrap_err().to_string();
-        assert!(e.contains("b.txt:2:") && e.contains("cycle"), "{e}");
-    }
-
-    #[test]
-    fn missing_include_and_unreadable_file() {
-        let e = err("-r nope.txt\n");
-        assert!(
-            e.contains("requirements.txt:1:") && e.contains("nope.txt"),
-            "{e}"
-        );
-        let e = read(Path::new("/nonexistent/ferry/r.txt"), false).unwrap_err();
-        assert!(matches!(e, Error::File { .. }), "{e}");
-    }
-
-    #[test]
-    fn hashes() {
-        let f = read_text(&format!("tqdm==4.66.0 --hash=sha256:{HASH}\n")).unwrap();
-        assert_eq!(f.requirements[0].hashes[0].as_str(), HASH);
-        assert!(f.options.require_hashes);
-        let e = err(&format!("tqdm\ntqdm==4.66.0 --hash=md5:{}\n", &HASH[..32]));
-        assert!(
-            e.contains("requirements.txt:2:") && e.contains("md5"),
-            "{e}"
-        );
-        let e = err("tqdm --hash=sha256:abc\n");
-        assert!(e.contains(":1:") && e.contains("sha256"), "{e}");
-        let e = err("tqdm --hash\n");
-        assert!(e.contains("needs a value"), "{e}");
-        let e = err("tqdm --global-option=x\n");
-        assert!(e.contains("--global-option"), "{e}");
-    }
-
-    #[test]
-    fn unbundlable_lines_fail_or_skip() {
-        let cases = [
-            "-e ./mypkg",
-            "--editable=git+https://example.invalid/x.git",
-            "./pkg",
-            "../pkg[extra]",
-            "/abs/x-1.0-py3-none-any.whl",
-            "file:///abs/dir",
-            "pkg @ file:///abs/dir",
-            "git+https://example.invalid/x.git@main#egg=x",
-            "pkg @ git+https://example.invalid/x.git@v1",
-            "x-1.0-py3-none-any.whl",
-            "C:\\pkgs\\x.whl",
-        ];
-        for case in cases {
-            let e = err(&format!("tqdm\n{case}\n"));
-            assert!(
-                e.contains("requirements.txt:2:")
-                    && e.contains("cannot be bundled")
-                    && e.contains("--skip-unbundlable"),
-                "{case}: {e}"
-            );
-        }
-        let d = Dir::new();
-        let p = d.write("r.txt", &format!("tqdm\n{}\n", cases.join("\n")));
-        let f = read_with_env(&p, true, &|_| None).unwrap();
-        assert_eq!(names(&f.requirements), ["tqdm"]);
-        assert_eq!(f.skipped.len(), cases.len());
-        assert!(f.skipped[0].contains("r.txt:2:"), "{}", f.skipped[0]);
-    }
-
-    #[test]
-    fn direct_urls_allowed() {
-        let f = read_text("pkg @ https://example.invalid/pkg-1.0-py3-none-any.whl\n").unwrap();
-        assert!(matches!(
-            f.requirements[0].req.version_or_url,
-            Some(VersionOrUrl::Url(_))
-        ));
-        let e = err("https://example.invalid/pkg-1.0-py3-none-any.whl\n");
-        assert!(e.contains(":1:") && e.contains("NAME @ URL"), "{e}");
-    }
-
-    #[test]
-    fn malformed_lines_and_unknown_options() {
-        let e = err("tqdm\n\nrequests >= = 2\n");
-        assert!(
-            e.contains("requirements.txt:3:") && e.contains("requests >= = 2"),
-            "{e}"
-        );
-        let e = err("--index-urll http://127.0.0.1:1\n");
-        assert!(
-            e.contains(":1:") && e.contains("unknown option '--index-urll'"),
-            "{e}"
-        );
-        let e = err("-i\n");
-        assert!(e.contains("needs a value"), "{e}");
-        let e = err("-r https://example.invalid/r.txt\n");
-        assert!(e.contains("remote"), "{e}");
-    }
-
-    #[test]
-    fn comment_lines_end_continuations() {
-        let lines = logical_lines("a \\\n# c \\\nb\n  # only comment\nc\\");
-        assert_eq!(
-            lines,
-            [(1, "a".to_string()), (3, "b".into()), (5, "c".into())]
-        );
-    }
-}
+mod tests;

@@ -49,20 +49,12 @@ pub fn create(root: &Path, python: Option<&Path>) -> Result<(), Error> {
         python.display(),
         root.display()
     );
-    let out = Command::new(&python)
-        .args(["-m", "venv", "--without-pip"])
-        .arg(root)
-        .output()
-        .map_err(|e| Error::Command {
-            command: shown.clone(),
-            why: e.to_string(),
-        })?;
-    if !out.status.success() {
-        return Err(Error::Command {
-            command: shown,
-            why: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        });
-    }
+    run(
+        Command::new(&python)
+            .args(["-m", "venv", "--without-pip"])
+            .arg(root),
+        shown,
+    )?;
     Ok(())
 }
 
@@ -91,19 +83,10 @@ pub fn open(root: &Path) -> Result<Venv, Error> {
     let root = std::fs::canonicalize(root).map_err(|e| Error::io(root, e))?;
     let python = venv_python(&root);
     let shown = format!("{} (install scheme)", python.display());
-    let out = Command::new(&python)
-        .args(["-I", "-c", PATHS_SCRIPT])
-        .output()
-        .map_err(|e| Error::Command {
-            command: shown.clone(),
-            why: e.to_string(),
-        })?;
-    if !out.status.success() {
-        return Err(Error::Command {
-            command: shown,
-            why: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        });
-    }
+    let out = run(
+        Command::new(&python).args(["-I", "-c", PATHS_SCRIPT]),
+        shown.clone(),
+    )?;
     let mut p: Paths = serde_json::from_slice(&out.stdout).map_err(|e| Error::Command {
         command: shown,
         why: format!("unexpected output: {e}"),
@@ -158,4 +141,19 @@ impl Venv {
         ];
         works(&host).then_some(host)
     }
+}
+
+/// Run a command; a spawn failure or a non-zero exit becomes an error naming `shown` and its stderr.
+fn run(cmd: &mut Command, shown: String) -> Result<std::process::Output, Error> {
+    let out = cmd.output().map_err(|e| Error::Command {
+        command: shown.clone(),
+        why: e.to_string(),
+    })?;
+    if !out.status.success() {
+        return Err(Error::Command {
+            command: shown,
+            why: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(out)
 }

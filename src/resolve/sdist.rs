@@ -311,7 +311,7 @@ fn read_build_requires(sdist: &Path) -> Result<Vec<Requirement>, String> {
     reqs.iter()
         .filter_map(|v| v.as_str())
         .map(|s| {
-            Requirement::from_str(s)
+            crate::inputs::pep508::parse_requirement(s)
                 .map_err(|e| format!("{}: build-system.requires '{s}': {e}", sdist.display()))
         })
         .collect()
