@@ -4,6 +4,7 @@ mod error;
 mod hashing;
 mod layout;
 mod reader;
+mod seek_volumes;
 pub mod sign;
 mod volumes;
 mod writer;

@@ -1,0 +1,135 @@
+//! Random access over the volumes of a (split) bundle: [`verify`](super::verify) walks the headers through
+//! [`SeekVolumes`] and hashes files in parallel through [`Parts::read_at`].
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sha2::Digest as _;
+
+use super::volumes::{self, VolumeIoError};
+use super::Error;
+use crate::types::Sha256;
+
+/// Read size of the parallel hashers in [`super::verify`].
+const HASH_CHUNK: usize = 1 << 20;
+
+/// The volumes, opened once, readable at any offset of the whole tar stream from any thread.
+pub(super) struct Parts {
+    /// (file, path, offset of its first byte in the stream, length)
+    files: Vec<(File, PathBuf, u64, u64)>,
+    total: u64,
+}
+
+impl Parts {
+    /// Read from stream offset `pos` (within one volume); 0 at the end.
+    pub(super) fn read_at(&self, pos: u64, buf: &mut [u8]) -> io::Result<usize> {
+        let Some((file, path, start, len)) = self
+            .files
+            .iter()
+            .find(|(_, _, start, len)| pos >= *start && pos < start + len)
+        else {
+            return Ok(0);
+        };
+        let want = buf.len().min((start + len - pos) as usize);
+        loop {
+            match read_at(file, &mut buf[..want], pos - start) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(volume_error(path, e)),
+                Ok(n) => return Ok(n),
+            }
+        }
+    }
+
+    /// sha256 and length of `size` bytes from `offset` (shorter if the stream ends first).
+    pub(super) fn hash_range(&self, offset: u64, size: u64) -> io::Result<(Sha256, u64)> {
+        let mut hasher = sha2::Sha256::new();
+        let mut buf = vec![0u8; HASH_CHUNK.min(size as usize).max(1)];
+        let mut done = 0u64;
+        while done < size {
+            let want = buf.len().min((size - done) as usize);
+            let n = self.read_at(offset + done, &mut buf[..want])?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            done += n as u64;
+        }
+        Ok((Sha256::from_bytes(&hasher.finalize()), done))
+    }
+}
+
+#[cfg(unix)]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(file, buf, offset)
+}
+
+fn volume_error(path: &Path, source: io::Error) -> io::Error {
+    io::Error::new(
+        source.kind(),
+        VolumeIoError {
+            path: path.to_path_buf(),
+            source,
+        },
+    )
+}
+
+/// The volumes as one seekable stream, so the tar reader can skip file data it does not need.
+pub(super) struct SeekVolumes {
+    pub(super) parts: Arc<Parts>,
+    pos: u64,
+}
+
+impl SeekVolumes {
+    pub(super) fn open(volumes: &[PathBuf]) -> Result<Self, Error> {
+        let mut files = Vec::new();
+        let mut total = 0;
+        for p in volumes {
+            let file = File::open(p).map_err(|e| Error::io(p, e))?;
+            let len = file.metadata().map_err(|e| Error::io(p, e))?.len();
+            files.push((file, p.clone(), total, len));
+            total += len;
+        }
+        Ok(SeekVolumes {
+            parts: Arc::new(Parts { files, total }),
+            pos: 0,
+        })
+    }
+}
+
+impl Read for SeekVolumes {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.parts.read_at(self.pos, buf)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for SeekVolumes {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let pos = match to {
+            SeekFrom::Start(n) => Some(n),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            SeekFrom::End(d) => self.parts.total.checked_add_signed(d),
+        };
+        self.pos =
+            pos.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before 0"))?;
+        Ok(self.pos)
+    }
+}
+
+pub(super) fn next_volume(last: &Path) -> PathBuf {
+    let name = last.to_string_lossy();
+    match name.rsplit_once('.') {
+        Some((base, n)) if n.chars().all(|c| c.is_ascii_digit()) => {
+            let next = n.parse::<usize>().unwrap_or(0) + 1;
+            volumes::volume_name(Path::new(base), next)
+        }
+        _ => volumes::volume_name(last, 1),
+    }
+}
