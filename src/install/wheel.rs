@@ -456,7 +456,10 @@ pub fn stage(
                         entry.size.unwrap_or_default()
                     )));
                 }
-                set_mode(&staged, *kind == Kind::Script || executable)?;
+                // New files already get the umask's mode (as pip leaves them); only executables change.
+                if *kind == Kind::Script || executable {
+                    set_mode(&staged, true)?;
+                }
                 let (hash, size) =
                     written.unwrap_or_else(|| (record::record_hash(&digests.sha256), size));
                 out.push(Extracted {
