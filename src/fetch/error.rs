@@ -92,6 +92,9 @@ pub enum Error {
     Gated { repo: RepoId, url: Url },
     #[error("{0}")]
     Config(String),
+    /// An error while pinning a model the user named somewhere (config key, manifest, flag).
+    #[error("{origin}: {source}")]
+    Requested { origin: String, source: Box<Error> },
 }
 
 /// What one URL did before the downloader gave up on it.

@@ -108,7 +108,10 @@ fn check_names(m: &LockedModel) -> Result<(), Error> {
 pub fn lock_models(reqs: &[ModelRequest], hub: &Hub) -> Result<Vec<LockedModel>, Error> {
     let mut out: Vec<LockedModel> = Vec::new();
     for req in reqs {
-        let locked = lock_one(req, hub)?;
+        let locked = lock_one(req, hub).map_err(|e| Error::Requested {
+            origin: req.origin.clone(),
+            source: Box::new(e),
+        })?;
         check_names(&locked)?;
         let same = out.iter_mut().find(|m| {
             (&m.repo, m.kind, &m.revision) == (&locked.repo, locked.kind, &locked.revision)
