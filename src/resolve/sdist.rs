@@ -10,10 +10,9 @@ use pep508_rs::{PackageName, Requirement};
 
 use super::ResolveError;
 use crate::dist::WheelFilename;
-use crate::fetch::index::error_chain;
+use crate::fetch::download::{self, DownloadRequest};
 use crate::fetch::metadata::{self, Metadata};
 use crate::fetch::simple::DistFile;
-use crate::fetch::sources::redact;
 use crate::types::Sha256;
 
 #[derive(Debug)]
@@ -206,43 +205,24 @@ impl SdistBuilder {
     }
 }
 
-/// Download a (small) file, checking the index's sha256 when it gave one.
+/// Download through the shared downloader: streamed, hashed on the way, retried, checked against the index's
+/// sha256 when it gave one, and a cache hit when `dest` already holds it.
 fn fetch_to(file: &DistFile, dest: &Path) -> Result<Sha256, String> {
-    if let (Ok(bytes), Some(expected)) = (std::fs::read(dest), &file.sha256) {
-        if &Sha256::digest(&bytes) == expected {
-            return Ok(expected.clone());
-        }
-    }
-    let bytes = if file.url.scheme() == "file" {
-        let p = file
-            .url
-            .to_file_path()
-            .map_err(|_| format!("bad file URL {}", file.url))?;
-        std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display()))?
-    } else {
-        let r = crate::fetch::http::client()
-            .get(file.url.clone())
-            .send()
-            .and_then(|r| r.error_for_status())
-            .map_err(|e| format!("{}: {}", redact(&file.url), error_chain(&e)))?;
-        r.bytes()
-            .map_err(|e| format!("{}: {}", redact(&file.url), error_chain(&e)))?
-            .to_vec()
+    let req = DownloadRequest {
+        urls: vec![file.url.clone()],
+        dest: dest.to_path_buf(),
+        sha256: file.sha256.clone(),
+        size: file.size,
+        auth: None,
+        label: file.filename.clone(),
     };
-    let actual = Sha256::digest(&bytes);
-    if let Some(expected) = &file.sha256 {
-        if &actual != expected {
-            return Err(format!(
-                "{}: sha256 mismatch (expected {expected}, got {actual})",
-                redact(&file.url)
-            ));
-        }
-    }
-    let tmp = dest.with_extension("part");
-    std::fs::write(&tmp, &bytes)
-        .and_then(|_| std::fs::rename(&tmp, dest))
-        .map_err(|e| format!("{}: {e}", dest.display()))?;
-    Ok(actual)
+    let done = download::download_all(vec![req], 1, &download::SilentProgress)
+        .map_err(|e| e.to_string())?;
+    Ok(done
+        .into_iter()
+        .next()
+        .expect("one result per request")
+        .sha256)
 }
 
 /// The first archive member whose path satisfies `want` (tar.gz or zip sdists).
