@@ -228,6 +228,7 @@ mod tests {
             models: vec![],
             local_paths: vec![],
             skipped: vec![],
+            delta: None,
         }
     }
 

@@ -167,6 +167,7 @@ pub fn fixture() -> Fixture {
         }],
         local_paths: vec![],
         skipped: vec![],
+        delta: None,
     };
 
     let repo = "models/hub/models--org--tiny";
