@@ -102,6 +102,16 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// What changed between two bundles or locks (packages, licences, models, size).
+    Diff {
+        old: PathBuf,
+        new: PathBuf,
+        #[arg(long)]
+        json: bool,
+        /// Download cache to read licences of locked wheels from (locks only).
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
+    },
     /// Describe this host as a target (run on the air-gapped host).
     Probe {
         #[arg(long)]
@@ -231,6 +241,17 @@ impl Cli {
                 only,
                 compile_bytecode,
                 json,
+            }),
+            Cmd::Diff {
+                old,
+                new,
+                json,
+                cache_dir,
+            } => Command::Diff(commands::diff::Settings {
+                old,
+                new,
+                json,
+                cache_dir,
             }),
             Cmd::Probe { python, output } => {
                 Command::Probe(commands::probe::Settings { python, output })

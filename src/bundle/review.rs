@@ -115,3 +115,53 @@ pub fn finish_entries(
     }
     Ok(ReviewFiles { _dir: dir })
 }
+
+/// One small member of a bundle (e.g. `sbom.cdx.json`), found by walking the headers; None when the bundle
+/// has no such member. Its bytes must match `sums` (the bundle's SHA256SUMS, unverified like `inspect`).
+pub fn read_member(
+    bundle: &Path,
+    name: &str,
+    sums: &BTreeMap<String, Sha256>,
+) -> Result<Option<Vec<u8>>, Error> {
+    use std::io::Read;
+    const LIMIT: u64 = 256 << 20;
+    let Some(expected) = sums.get(name) else {
+        return Ok(None);
+    };
+    let malformed = |e: std::io::Error| Error::Malformed {
+        bundle: bundle.to_path_buf(),
+        message: e.to_string(),
+    };
+    let volumes = super::volumes::resolve(bundle)?;
+    let reader = super::seek_volumes::SeekVolumes::open(&volumes)?;
+    let mut archive = tar::Archive::new(reader);
+    for entry in archive.entries_with_seek().map_err(malformed)? {
+        let entry = entry.map_err(malformed)?;
+        if entry.path_bytes().as_ref() != name.as_bytes() {
+            continue;
+        }
+        if entry.size() > LIMIT {
+            return Err(Error::BadMember {
+                bundle: bundle.to_path_buf(),
+                member: name.into(),
+                message: format!("{} bytes is too large", entry.size()),
+            });
+        }
+        let mut data = Vec::new();
+        entry
+            .take(LIMIT)
+            .read_to_end(&mut data)
+            .map_err(malformed)?;
+        let actual = Sha256::digest(&data);
+        if actual != *expected {
+            return Err(Error::HashMismatch {
+                bundle: bundle.to_path_buf(),
+                member: name.into(),
+                expected: expected.clone(),
+                actual,
+            });
+        }
+        return Ok(Some(data));
+    }
+    Ok(None)
+}
