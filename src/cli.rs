@@ -43,6 +43,9 @@ pub enum Cmd {
         inputs: InputFlags,
         #[arg(short = 'o', long, default_value = "ferry.lock")]
         output: PathBuf,
+        /// `ferry` (ferry.lock, JSON) or `pylock` (PEP 751; -o defaults to pylock.toml).
+        #[arg(long, value_parser = ["ferry", "pylock"], default_value = "ferry")]
+        format: String,
     },
     /// Resolve, download, pack and sign a bundle.
     Bundle {
@@ -61,6 +64,9 @@ pub enum Cmd {
         /// Print what would be downloaded and the total size, then stop.
         #[arg(long)]
         dry_run: bool,
+        /// Delta bundle: leave out every file OLD (a lock or a bundle) already carried.
+        #[arg(long, value_name = "OLD")]
+        have: Option<PathBuf>,
     },
     /// Check a bundle's signature and every hash.
     Verify {
@@ -95,6 +101,16 @@ pub enum Cmd {
         compile_bytecode: bool,
         #[arg(long)]
         json: bool,
+    },
+    /// What changed between two bundles or locks (packages, licences, models, size).
+    Diff {
+        old: PathBuf,
+        new: PathBuf,
+        #[arg(long)]
+        json: bool,
+        /// Download cache to read licences of locked wheels from (locks only).
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
     },
     /// Describe this host as a target (run on the air-gapped host).
     Probe {
@@ -180,9 +196,17 @@ impl Cli {
                 unencrypted,
                 force,
             }),
-            Cmd::Lock { inputs, output } => Command::Lock(commands::lock::Settings {
-                inputs: inputs.into_settings(),
+            Cmd::Lock {
+                inputs,
                 output,
+                format,
+            } => Command::Lock(commands::lock::Settings {
+                inputs: inputs.into_settings(),
+                output: match (format.as_str(), output.to_str()) {
+                    ("pylock", Some("ferry.lock")) => PathBuf::from("pylock.toml"),
+                    _ => output,
+                },
+                pylock: format == "pylock",
             }),
             Cmd::Bundle {
                 inputs,
@@ -191,6 +215,7 @@ impl Cli {
                 locked,
                 split,
                 dry_run,
+                have,
             } => Command::Bundle(commands::bundle::Settings {
                 inputs: inputs.into_settings(),
                 output,
@@ -198,6 +223,7 @@ impl Cli {
                 locked,
                 split,
                 dry_run,
+                have,
             }),
             Cmd::Verify { bundle, public } => {
                 Command::Verify(commands::verify::Settings { bundle, public })
@@ -225,6 +251,17 @@ impl Cli {
                 only,
                 compile_bytecode,
                 json,
+            }),
+            Cmd::Diff {
+                old,
+                new,
+                json,
+                cache_dir,
+            } => Command::Diff(commands::diff::Settings {
+                old,
+                new,
+                json,
+                cache_dir,
             }),
             Cmd::Probe { python, output } => {
                 Command::Probe(commands::probe::Settings { python, output })

@@ -2,6 +2,7 @@
 use std::path::PathBuf;
 
 pub mod bundle;
+pub mod diff;
 pub mod inspect;
 pub mod install;
 pub mod keygen;
@@ -20,6 +21,7 @@ pub enum Command {
     Inspect(inspect::Settings),
     Install(install::Settings),
     Probe(probe::Settings),
+    Diff(diff::Settings),
 }
 
 /// MANIFEST, INPUTS, TARGETS and SOURCES of `lock` and `bundle`, as plain settings.
@@ -58,6 +60,7 @@ pub fn run(command: Command) -> Result<(), crate::Error> {
         Command::Inspect(s) => inspect::run(s),
         Command::Install(s) => install::run(s),
         Command::Probe(s) => probe::run(s),
+        Command::Diff(s) => diff::run(s),
     }
 }
 

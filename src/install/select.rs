@@ -230,6 +230,7 @@ mod tests {
             local_paths: vec![],
             skipped: vec![],
             torch: vec![],
+            delta: None,
         }
     }
 
