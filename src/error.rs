@@ -19,7 +19,7 @@ pub enum Error {
     Install(#[from] crate::install::Error),
     /// `--hash` pinned for a requirement and the file's sha256 differ (exit 3: verification failed).
     #[error(transparent)]
-    HashCheck(#[from] crate::resolve::hash_check::HashMismatch),
+    HashCheck(Box<crate::resolve::hash_check::HashMismatch>),
     #[error("{0}")]
     Usage(String),
     #[error("{}: {source}", path.display())]
@@ -34,6 +34,12 @@ pub enum Error {
 impl From<crate::fetch::Error> for Error {
     fn from(e: crate::fetch::Error) -> Self {
         Error::Fetch(Box::new(e))
+    }
+}
+
+impl From<Box<crate::resolve::hash_check::HashMismatch>> for Error {
+    fn from(e: Box<crate::resolve::hash_check::HashMismatch>) -> Self {
+        Error::HashCheck(e)
     }
 }
 

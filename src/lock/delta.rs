@@ -143,7 +143,13 @@ impl Base {
     pub fn delta_for(&self, new: &Lock) -> Delta {
         let mut omitted = Vec::new();
         for (member, sha) in lock_members(new) {
-            if self.carried.get(&member) == Some(&sha) {
+            // Model blobs are named by their content (sha256, or the git blob sha1 a lock file knows
+            // before the file is downloaded); wheels must match by sha256.
+            let same = match self.carried.get(&member) {
+                Some(s) => *s == sha || (member.starts_with("models/") && is_zero(s)),
+                None => false,
+            };
+            if same && !is_zero(&sha) {
                 omitted.push(member);
             }
         }
@@ -190,21 +196,17 @@ fn is_build_only(reason: Option<&str>) -> bool {
     reason.is_some_and(|r| r.to_ascii_lowercase().contains("build requirement"))
 }
 
-/// Every file member a full bundle of `lock` carries (packages and model blobs) with its sha256; files
-/// whose sha256 the lock does not know yet are left out.
+/// Every file member a full bundle of `lock` carries (packages and model blobs) with its sha256 (all
+/// zeros where the lock does not know it yet).
 pub fn lock_members(lock: &Lock) -> BTreeMap<String, Sha256> {
     let mut out = BTreeMap::new();
     for p in &lock.packages {
-        if !is_zero(&p.sha256) {
-            out.insert(format!("wheels/{}", p.filename), p.sha256.clone());
-        }
+        out.insert(format!("wheels/{}", p.filename), p.sha256.clone());
     }
     for m in &lock.models {
         let folder = crate::bundle::model_folder(m);
         for f in &m.files {
-            if !is_zero(&f.sha256) {
-                out.insert(format!("{folder}/blobs/{}", f.blob), f.sha256.clone());
-            }
+            out.insert(format!("{folder}/blobs/{}", f.blob), f.sha256.clone());
         }
     }
     out
