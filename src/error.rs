@@ -17,6 +17,8 @@ pub enum Error {
     Sources(#[from] crate::fetch::sources::SourceError),
     #[error(transparent)]
     Install(#[from] crate::install::Error),
+    #[error(transparent)]
+    Serve(#[from] crate::serve::Error),
     #[error("{0}")]
     Usage(String),
     #[error("{}: {source}", path.display())]
@@ -50,6 +52,7 @@ impl Error {
             Error::Bundle(e) if e.is_usage() => 2,
             Error::Install(e) if e.is_verification() => 3,
             Error::Install(crate::install::Error::Usage(_)) => 2,
+            Error::Serve(e) => e.exit_code(),
             Error::Resolve(_)
             | Error::Fetch(_)
             | Error::Bundle(_)
