@@ -112,6 +112,18 @@ pub enum Cmd {
         #[arg(long)]
         cache_dir: Option<PathBuf>,
     },
+    /// Serve verified bundles as a package index, a Hugging Face hub endpoint and web seeds.
+    Serve {
+        #[arg(required = true)]
+        bundles: Vec<PathBuf>,
+        #[arg(short = 'p', long = "public-key", default_value = "ferry.pub")]
+        public: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Write a static PEP 503 index (pages, files, .metadata) into DIR and exit.
+        #[arg(long)]
+        export: Option<PathBuf>,
+    },
     /// Describe this host as a target (run on the air-gapped host).
     Probe {
         #[arg(long)]
@@ -262,6 +274,17 @@ impl Cli {
                 new,
                 json,
                 cache_dir,
+            }),
+            Cmd::Serve {
+                bundles,
+                public,
+                listen,
+                export,
+            } => Command::Serve(commands::serve::Settings {
+                bundles,
+                public,
+                listen,
+                export,
             }),
             Cmd::Probe { python, output } => {
                 Command::Probe(commands::probe::Settings { python, output })
