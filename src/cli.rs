@@ -148,6 +148,9 @@ pub struct InputFlags {
     /// Skip editable, local-path and VCS requirements with a warning instead of failing.
     #[arg(long)]
     pub skip_unbundlable: bool,
+    /// Bundle without a local file a config names that does not exist (a warning instead of an error).
+    #[arg(long)]
+    pub skip_missing: bool,
     /// Download cache (default: the user cache dir).
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,
@@ -243,6 +246,7 @@ impl InputFlags {
             hf_endpoint: self.hf_endpoint,
             pre: self.pre,
             skip_unbundlable: self.skip_unbundlable,
+            skip_missing: self.skip_missing,
             cache_dir: self.cache_dir,
             jobs: self.jobs.max(1),
         }
