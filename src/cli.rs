@@ -89,6 +89,10 @@ pub enum Cmd {
         /// Write models as plain folders DIR/ORG/NAME instead of the HF cache.
         #[arg(long)]
         local_dir: Option<PathBuf>,
+        /// Put files that are not on a hub (local checkpoints and plain-URL downloads named by configs) under
+        /// DIR: local ones at their config-relative path, URL ones at DIR/NAME.
+        #[arg(long)]
+        files_dir: Option<PathBuf>,
         #[arg(long, value_parser = ["wheels", "models"])]
         only: Option<String>,
         #[arg(long)]
@@ -205,6 +209,7 @@ impl Cli {
                 python,
                 hf_home,
                 local_dir,
+                files_dir,
                 only,
                 compile_bytecode,
                 json,
@@ -215,6 +220,7 @@ impl Cli {
                 python,
                 hf_home,
                 local_dir,
+                files_dir,
                 only,
                 compile_bytecode,
                 json,

@@ -89,6 +89,20 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
             });
         }
     }
+    let files = crate::fetch::plain_url::stage_files(
+        &lock.files,
+        &cache,
+        settings.inputs.jobs,
+        progress.as_ref(),
+    )?;
+    for (member, path, sha256, size) in files {
+        entries.push(Entry::File {
+            member,
+            path,
+            sha256,
+            size,
+        });
+    }
     progress.message(&format!(
         "packing {} files into {}",
         entries.len(),
@@ -157,6 +171,15 @@ fn dry_run_summary(lock: &Lock) -> String {
         ));
     }
     s.push_str(&plan_summary(&lock.models));
+    for f in &lock.files {
+        total += f.size;
+        s.push_str(&format!(
+            "files/{} ({}) from {}\n",
+            f.name,
+            bundle::human_size(f.size),
+            f.source
+        ));
+    }
     total += lock
         .models
         .iter()

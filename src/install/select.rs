@@ -226,6 +226,7 @@ mod tests {
             hf_endpoint: None,
             packages,
             models: vec![],
+            files: vec![],
             local_paths: vec![],
             skipped: vec![],
         }
