@@ -208,7 +208,12 @@ mod tests {
         let got = choose(&req(Pick::Tokenizer { folder: None }), &t5, &mut no_index).unwrap();
         assert_eq!(
             got,
-            strings(&["config.json", "special_tokens_map.json", "spiece.model", "tokenizer_config.json"])
+            strings(&[
+                "config.json",
+                "special_tokens_map.json",
+                "spiece.model",
+                "tokenizer_config.json"
+            ])
         );
         let flux = strings(&[
             "ae.safetensors",

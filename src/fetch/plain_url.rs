@@ -306,9 +306,14 @@ mod tests {
             content_disposition_name("attachment; filename=\"../../etc/passwd\"").as_deref(),
             Some("passwd")
         );
-        assert_eq!(content_disposition_name("attachment; filename=\"..\""), None);
+        assert_eq!(
+            content_disposition_name("attachment; filename=\"..\""),
+            None
+        );
         assert_eq!(content_disposition_name("inline"), None);
-        let u: Url = "http://h.example/a/b/model%20v2.safetensors?x=1".parse().unwrap();
+        let u: Url = "http://h.example/a/b/model%20v2.safetensors?x=1"
+            .parse()
+            .unwrap();
         assert_eq!(last_segment(&u).as_deref(), Some("model v2.safetensors"));
     }
 }

@@ -111,7 +111,6 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
-
 struct Reader<'a> {
     path: &'a Path,
     dir: PathBuf,
@@ -202,9 +201,16 @@ impl Reader<'_> {
                         self.dir.display()
                     );
                     if !self.opts.skip_missing {
-                        return Err(self.error(keys, s, format!("{message}; pass --skip-missing to bundle without it")));
+                        return Err(self.error(
+                            keys,
+                            s,
+                            format!("{message}; pass --skip-missing to bundle without it"),
+                        ));
                     }
-                    self.out.warnings.push(format!("{}: {message}; not carried (--skip-missing)", self.place(keys, s)));
+                    self.out.warnings.push(format!(
+                        "{}: {message}; not carried (--skip-missing)",
+                        self.place(keys, s)
+                    ));
                     self.out.local_paths.push(value);
                 }
                 Reference::Bad(why) => {
@@ -244,7 +250,9 @@ impl Reader<'_> {
         let lower = value.to_ascii_lowercase();
         let model_like = lower.starts_with("http://")
             || lower.starts_with("https://")
-            || reference::WEIGHT_EXTENSIONS.iter().any(|e| lower.ends_with(e))
+            || reference::WEIGHT_EXTENSIONS
+                .iter()
+                .any(|e| lower.ends_with(e))
             || (reference::parse_repo_ref(value).is_ok()
                 && !Path::new(value).exists()
                 && !self.dir.join(value).exists());
@@ -356,7 +364,11 @@ impl Reader<'_> {
                     self.trainer.name(),
                     rt.source
                 );
-                let mut m = request(r, Some(reason), format!("{file} (trains {})", family.name()));
+                let mut m = request(
+                    r,
+                    Some(reason),
+                    format!("{file} (trains {})", family.name()),
+                );
                 let folder = rt.folder.map(str::to_string);
                 m.pick = match (rt.tokenizer_only, folder) {
                     (true, folder) => Pick::Tokenizer { folder },

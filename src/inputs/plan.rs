@@ -5,8 +5,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::config::{self, parse_hub_ref};
-use super::Pick;
 use super::manifest::{self, Manifest};
+use super::Pick;
 use super::{requirements, BinaryRule, Error, IndexOptions, ModelRequest, Plan};
 use crate::commands::InputSettings;
 use crate::target::Target;

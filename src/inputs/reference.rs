@@ -21,7 +21,10 @@ pub enum Reference {
     /// An http(s) URL that is not a hub file URL.
     Url(url::Url),
     /// A local file or folder that exists: where it is, and the safe relative name it gets in the bundle.
-    Local { path: PathBuf, name: String },
+    Local {
+        path: PathBuf,
+        name: String,
+    },
     /// A local path that does not exist (as written).
     Missing(String),
     /// Not a model reference (a bare word such as an open_clip model name).
@@ -315,11 +318,23 @@ mod tests {
             classify("https://huggingface.co/api/whatever/x/y", d),
             Reference::Bad(_)
         ));
-        assert!(matches!(classify("./sd-models/model.safetensors", d), Reference::Missing(_)));
-        assert!(matches!(classify("models/x.safetensors", d), Reference::Missing(_)));
+        assert!(matches!(
+            classify("./sd-models/model.safetensors", d),
+            Reference::Missing(_)
+        ));
+        assert!(matches!(
+            classify("models/x.safetensors", d),
+            Reference::Missing(_)
+        ));
         assert!(matches!(classify("ViT-L-14", d), Reference::Ignored));
-        assert!(matches!(classify("org/name/extra/more", d), Reference::Bad(_)));
-        assert!(matches!(classify("org/name/../x.safetensors", d), Reference::Bad(_)));
+        assert!(matches!(
+            classify("org/name/extra/more", d),
+            Reference::Bad(_)
+        ));
+        assert!(matches!(
+            classify("org/name/../x.safetensors", d),
+            Reference::Bad(_)
+        ));
     }
 
     #[test]

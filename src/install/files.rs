@@ -70,13 +70,20 @@ pub fn stage(
             summary.unchanged.push(f.name.clone());
             continue;
         }
-        let src = f.name.split('/').fold(bundle_files.to_path_buf(), |p, s| p.join(s));
+        let src = f
+            .name
+            .split('/')
+            .fold(bundle_files.to_path_buf(), |p, s| p.join(s));
         let staged = staging.join(i.to_string());
-        let (sha, size) = copy(&src, Some(&staged)).map_err(|e| bad(&f.name, format!("cannot be copied: {e}")))?;
+        let (sha, size) = copy(&src, Some(&staged))
+            .map_err(|e| bad(&f.name, format!("cannot be copied: {e}")))?;
         if sha != f.sha256.as_str() || size != f.size {
             return Err(bad(
                 &f.name,
-                format!("has sha256 {sha} ({size} bytes), ferry.json says {} ({} bytes)", f.sha256, f.size),
+                format!(
+                    "has sha256 {sha} ({size} bytes), ferry.json says {} ({} bytes)",
+                    f.sha256, f.size
+                ),
             ));
         }
         txn.place(staged, dest);

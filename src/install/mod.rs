@@ -108,7 +108,8 @@ pub fn install_extracted(
     reporter: &dyn Reporter,
 ) -> Result<Summary, Error> {
     let wheels = opts.only != Some(Only::Models) && !lock.packages.is_empty();
-    let models = opts.only != Some(Only::Wheels) && (!lock.models.is_empty() || !lock.files.is_empty());
+    let models =
+        opts.only != Some(Only::Wheels) && (!lock.models.is_empty() || !lock.files.is_empty());
     let mut created_venv = None;
     if wheels {
         let root = opts.venv.as_deref().ok_or_else(|| {
@@ -208,7 +209,12 @@ fn install_inner(
                     dest.display()
                 ));
                 let mut t = txn::Txn::new(&dest)?;
-                summary.files = Some(files::stage(&staging.join("files"), &lock.files, &dest, &mut t)?);
+                summary.files = Some(files::stage(
+                    &staging.join("files"),
+                    &lock.files,
+                    &dest,
+                    &mut t,
+                )?);
                 files_txn = Some(t);
             }
             None => {
@@ -270,7 +276,10 @@ fn install_inner(
     }
     if let Some(t) = files_txn.as_mut() {
         if let Err(err) = t.apply(&mut steps) {
-            for undo in [model_txn.as_mut(), wheel_txn.as_mut()].into_iter().flatten() {
+            for undo in [model_txn.as_mut(), wheel_txn.as_mut()]
+                .into_iter()
+                .flatten()
+            {
                 if let Err(rb) = undo.undo() {
                     return Err(Error::RollbackFailed {
                         why: err.to_string(),

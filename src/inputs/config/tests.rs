@@ -112,7 +112,9 @@ fn local_files_are_carried() {
             "vae_dir/sub/w.safetensors"
         ]
     );
-    assert!(c.files[0].origin.contains("lora.toml:2 (model.pretrained_model_name_or_path)"));
+    assert!(c.files[0]
+        .origin
+        .contains("lora.toml:2 (model.pretrained_model_name_or_path)"));
     assert_eq!(repos(&c), [SD1_TOKENIZER]);
 }
 
@@ -166,13 +168,21 @@ fn sd2_flux_sd3_and_others() {
     let r = repos(&c);
     assert_eq!(r.len(), 6, "{r:?}");
     assert_eq!(&r[4..], [CLIP_L, T5_XXL]);
-    assert!(c.models[4].reason.as_deref().unwrap().contains("of Flux in kohya sd-scripts"));
+    assert!(c.models[4]
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("of Flux in kohya sd-scripts"));
     let c = models(
         "x.toml",
         "clip_g = \"a/b/g.safetensors\"\nt5xxl = \"a/b/t.safetensors\"\npretrained_model_name_or_path = \"org/sd3\"\n",
     );
     assert_eq!(&repos(&c)[3..], [CLIP_L, CLIP_G, T5_XXL]);
-    let sd3 = c.models.iter().find(|m| m.repo.as_str() == "org/sd3").unwrap();
+    let sd3 = c
+        .models
+        .iter()
+        .find(|m| m.repo.as_str() == "org/sd3")
+        .unwrap();
     assert_eq!(sd3.pick, Pick::RootWeights, "SD3 loads one file");
     let c = models("x.toml", "learning_rate = 1e-4\n");
     assert!(c.models.is_empty(), "not a training config: nothing added");
@@ -199,7 +209,11 @@ fn kohya_gui_json() {
         r#"{"pretrained_model_name_or_path": "/m/flux1-dev.safetensors", "flux1_checkbox": true}"#,
     );
     assert_eq!(repos(&c), [CLIP_L, T5_XXL]);
-    assert!(c.models[0].reason.as_deref().unwrap().contains("kohya_ss GUI"));
+    assert!(c.models[0]
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("kohya_ss GUI"));
 }
 
 #[test]
@@ -217,7 +231,11 @@ fn ai_toolkit_yaml() {
             "ostris/FLUX.1-schnell-training-adapter"
         ]
     );
-    assert_eq!(c.models[0].pick, Pick::Training, "ai-toolkit loads the pipeline");
+    assert_eq!(
+        c.models[0].pick,
+        Pick::Training,
+        "ai-toolkit loads the pipeline"
+    );
     let c = models(
         "chroma.yaml",
         "job: extension\nconfig:\n  process:\n    - model:\n        name_or_path: lodestones/Chroma\n        arch: chroma\n",
@@ -243,7 +261,9 @@ fn hub_urls_to_files_and_plain_urls() {
         c.models[1].origin
     );
     assert_eq!(c.files.len(), 1);
-    assert!(matches!(&c.files[0].source, FileSource::Url(u) if u.path() == "/api/download/models/12345"));
+    assert!(
+        matches!(&c.files[0].source, FileSource::Url(u) if u.path() == "/api/download/models/12345")
+    );
     let r = parse_hub_ref("https://example.invalid/datasets/org/set/tree/main").unwrap();
     assert_eq!(r.kind, RepoKind::Dataset);
     assert!(parse_hub_ref("https://example.invalid/api/download/12345").is_err());

@@ -78,7 +78,11 @@ impl Evidence {
             "anima_checkbox" if truthy => self.set(Family::Anima),
             "hunyuan_image_checkbox" if truthy => self.set(Family::HunyuanImage),
             "model_type" | "model_train_type" | "train_type" | "model_arch" | "arch" => {
-                let v = value.as_str().unwrap_or_default().trim().to_ascii_lowercase();
+                let v = value
+                    .as_str()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_ascii_lowercase();
                 if let Some(f) = from_type(&v) {
                     self.set(f);
                 }
@@ -88,9 +92,7 @@ impl Evidence {
             }
             "clip_g" | "sd3_clip_l" | "sd3_t5xxl" if non_empty => self.keys.push(Family::Sd3),
             "t5xxl" | "ae" if non_empty => self.keys.push(Family::Flux),
-            "gemma2" | "lumina_gemma2" | "lumina_ae" if non_empty => {
-                self.keys.push(Family::Lumina)
-            }
+            "gemma2" | "lumina_gemma2" | "lumina_ae" if non_empty => self.keys.push(Family::Lumina),
             "qwen3" | "anima_qwen3" | "llm_adapter_path" | "anima_vae" if non_empty => {
                 self.keys.push(Family::Anima)
             }
@@ -204,7 +206,11 @@ mod tests {
             decide(&[("arch", json!("qwen_image"))]),
             Some(Family::Other("qwen_image".into()))
         );
-        assert_eq!(decide(&[("t5xxl", json!(""))]), None, "empty keys say nothing");
+        assert_eq!(
+            decide(&[("t5xxl", json!(""))]),
+            None,
+            "empty keys say nothing"
+        );
         assert_eq!(decide(&[("v2", json!(true))]), Some(Family::Sd2));
     }
 }

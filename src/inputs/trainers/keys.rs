@@ -132,7 +132,16 @@ pub fn role(key: &str) -> Option<Role> {
 
 /// Words that make an unknown key look like it was meant to name a model.
 const MODEL_WORDS: &[&str] = &[
-    "model", "vae", "clip", "t5", "weights", "encoder", "checkpoint", "ckpt", "lora", "tokenizer",
+    "model",
+    "vae",
+    "clip",
+    "t5",
+    "weights",
+    "encoder",
+    "checkpoint",
+    "ckpt",
+    "lora",
+    "tokenizer",
 ];
 
 /// For a key no trainer reads whose value looks like a model reference: the known key it was probably

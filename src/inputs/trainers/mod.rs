@@ -39,7 +39,11 @@ impl Trainer {
             return Trainer::Kohya;
         };
         let has = |k: &str| top.contains_key(k);
-        if has("job") || top.get("config").is_some_and(|c| c.get("process").is_some()) {
+        if has("job")
+            || top
+                .get("config")
+                .is_some_and(|c| c.get("process").is_some())
+        {
             Trainer::AiToolkit
         } else if has("model_train_type") || has("model") && top["model"].is_object() {
             Trainer::LoraScripts

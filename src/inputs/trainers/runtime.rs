@@ -67,7 +67,11 @@ pub fn runtime_repos(trainer: Trainer, family: &Family) -> Vec<RuntimeRepo> {
         }],
         Family::Sdxl => vec![
             tok(CLIP_L, "CLIP-L tokenizer", "library/strategy_sdxl.py"),
-            tok(CLIP_G, "CLIP-G (bigG) tokenizer", "library/strategy_sdxl.py"),
+            tok(
+                CLIP_G,
+                "CLIP-G (bigG) tokenizer",
+                "library/strategy_sdxl.py",
+            ),
         ],
         Family::Sd3 => vec![
             tok(CLIP_L, "CLIP-L tokenizer", "library/strategy_sd3.py"),
@@ -78,14 +82,22 @@ pub fn runtime_repos(trainer: Trainer, family: &Family) -> Vec<RuntimeRepo> {
             tok(CLIP_L, "CLIP-L tokenizer", "library/strategy_flux.py"),
             tok(T5_XXL, "T5-XXL tokenizer", "library/strategy_flux.py"),
         ],
-        Family::Lumina => vec![tok(GEMMA2, "Gemma 2 tokenizer", "library/strategy_lumina.py")],
+        Family::Lumina => vec![tok(
+            GEMMA2,
+            "Gemma 2 tokenizer",
+            "library/strategy_lumina.py",
+        )],
         Family::HunyuanImage => vec![
             tok(
                 QWEN25_VL,
                 "Qwen2.5-VL tokenizer",
                 "library/hunyuan_image_text_encoder.py",
             ),
-            tok(BYT5, "byT5 tokenizer", "library/hunyuan_image_text_encoder.py"),
+            tok(
+                BYT5,
+                "byT5 tokenizer",
+                "library/hunyuan_image_text_encoder.py",
+            ),
         ],
         // Anima reads its tokenizers from local folders only (local_files_only=True).
         Family::Anima | Family::Other(_) => Vec::new(),
