@@ -13,6 +13,7 @@ pub mod models;
 pub mod pick;
 pub mod plain_url;
 pub mod range_reader;
+pub mod routing;
 pub mod simple;
 pub mod sources;
 

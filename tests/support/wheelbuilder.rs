@@ -221,6 +221,7 @@ impl Staging {
                 files: vec![],
                 local_paths: vec![],
                 skipped: vec![],
+                torch: vec![],
             },
         }
     }
