@@ -95,6 +95,10 @@ pub enum Cmd {
         /// Write models as plain folders DIR/ORG/NAME instead of the HF cache.
         #[arg(long)]
         local_dir: Option<PathBuf>,
+        /// Put files that are not on a hub (local checkpoints and plain-URL downloads named by configs) under
+        /// DIR: local ones at their config-relative path, URL ones at DIR/NAME.
+        #[arg(long)]
+        files_dir: Option<PathBuf>,
         #[arg(long, value_parser = ["wheels", "models"])]
         only: Option<String>,
         #[arg(long)]
@@ -176,6 +180,9 @@ pub struct InputFlags {
     /// Skip editable, local-path and VCS requirements with a warning instead of failing.
     #[arg(long)]
     pub skip_unbundlable: bool,
+    /// Bundle without a local file a config names that does not exist (a warning instead of an error).
+    #[arg(long)]
+    pub skip_missing: bool,
     /// Download cache (default: the user cache dir).
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,
@@ -250,6 +257,7 @@ impl Cli {
                 python,
                 hf_home,
                 local_dir,
+                files_dir,
                 only,
                 compile_bytecode,
                 json,
@@ -260,6 +268,7 @@ impl Cli {
                 python,
                 hf_home,
                 local_dir,
+                files_dir,
                 only,
                 compile_bytecode,
                 json,
@@ -313,6 +322,7 @@ impl InputFlags {
             hf_endpoint: self.hf_endpoint,
             pre: self.pre,
             skip_unbundlable: self.skip_unbundlable,
+            skip_missing: self.skip_missing,
             cache_dir: self.cache_dir,
             jobs: self.jobs.max(1),
             index_strategy: self.index_strategy,

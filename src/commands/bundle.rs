@@ -105,6 +105,20 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
             });
         }
     }
+    let files = crate::fetch::plain_url::stage_files(
+        &lock.files,
+        &cache,
+        settings.inputs.jobs,
+        progress.as_ref(),
+    )?;
+    for (member, path, sha256, size) in files {
+        entries.push(Entry::File {
+            member,
+            path,
+            sha256,
+            size,
+        });
+    }
     let _review = bundle::review::finish_entries(&mut lock, &mut entries, base.as_ref())?;
     if let Some(d) = &lock.delta {
         progress.message(&format!(
@@ -182,6 +196,15 @@ fn dry_run_summary(lock: &Lock) -> String {
         ));
     }
     s.push_str(&plan_summary(&lock.models));
+    for f in &lock.files {
+        total += f.size;
+        s.push_str(&format!(
+            "files/{} ({}) from {}\n",
+            f.name,
+            bundle::human_size(f.size),
+            f.source
+        ));
+    }
     total += lock
         .models
         .iter()

@@ -13,6 +13,7 @@ pub struct Settings {
     pub python: Option<PathBuf>,
     pub hf_home: Option<PathBuf>,
     pub local_dir: Option<PathBuf>,
+    pub files_dir: Option<PathBuf>,
     pub only: Option<String>,
     pub compile_bytecode: bool,
     pub json: bool,
@@ -73,6 +74,7 @@ pub fn run(s: Settings) -> Result<(), crate::Error> {
         python: s.python.clone(),
         hf_home: s.hf_home.clone(),
         local_dir: s.local_dir.clone(),
+        files_dir: s.files_dir.clone(),
         only,
         compile_bytecode: s.compile_bytecode,
     };

@@ -71,7 +71,7 @@ pub fn make_lock(
     progress: &dyn Progress,
 ) -> Result<Made, crate::Error> {
     let created = created_time();
-    for s in &plan.skipped {
+    for s in plan.skipped.iter().chain(&plan.warnings) {
         eprintln!("warning: {s}");
     }
     for p in &plan.local_paths {
@@ -133,6 +133,15 @@ pub fn make_lock(
         ));
         crate::fetch::models::lock_models(&plan.models, &hub)?
     };
+    let files = if plan.files.is_empty() {
+        Vec::new()
+    } else {
+        progress.message(&format!(
+            "pinning {} file(s) that are not on a hub",
+            plan.files.len()
+        ));
+        crate::fetch::plain_url::lock_files(&plan.files, &cache, settings.jobs, progress)?
+    };
     let hf_endpoint = (!models.is_empty()).then(|| {
         let (ep, _) = crate::fetch::hub::settings_from(plan.hf_endpoint.as_deref(), |k| {
             std::env::var(k).ok()
@@ -155,6 +164,7 @@ pub fn make_lock(
         hf_endpoint,
         packages,
         models,
+        files,
         local_paths: plan.local_paths.clone(),
         skipped: plan.skipped.clone(),
         torch: torch_records(plan, index.sources()),

@@ -227,6 +227,7 @@ mod tests {
             hf_endpoint: None,
             packages,
             models: vec![],
+            files: vec![],
             local_paths: vec![],
             skipped: vec![],
             torch: vec![],

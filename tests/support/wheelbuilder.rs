@@ -229,6 +229,7 @@ impl Staging {
                 hf_endpoint: None,
                 packages: vec![],
                 models: vec![],
+                files: vec![],
                 local_paths: vec![],
                 skipped: vec![],
                 torch: vec![],
@@ -302,6 +303,7 @@ impl Staging {
             commit: commit.parse().unwrap(),
             source_repo: None,
             reason: None,
+            origins: vec![],
             files: locked,
         });
         self.save();
