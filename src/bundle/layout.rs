@@ -12,6 +12,8 @@ pub const SUMS_SIG: &str = "SHA256SUMS.minisig";
 pub(crate) const WHEELS: &str = "wheels";
 pub(crate) const MODELS: &str = "models";
 pub(crate) const HUB: &str = "models/hub";
+/// `--with-ferry`: the ferry binary, `ferry/ferry-VERSION-ARCH-OS` (listed in SHA256SUMS, not in ferry.json).
+pub const FERRY_DIR: &str = "ferry";
 
 /// Check a member name (no trailing slash): relative, no `.`/`..`/empty components, under `wheels/` or
 /// `models/hub/<repo folder>/`, or one of the three top-level files.
@@ -40,6 +42,7 @@ pub fn check_member_name(name: &str) -> Result<(), String> {
         [MANIFEST] | [SUMS] | [SUMS_SIG] => Ok(()),
         [WHEELS] | [WHEELS, _] => Ok(()),
         [WHEELS, ..] => Err("nested folder under wheels/".into()),
+        [FERRY_DIR] | [FERRY_DIR, _] => Ok(()),
         [MODELS] | [MODELS, "hub"] => Ok(()),
         [MODELS, "hub", folder, ..] => {
             if is_repo_folder(folder) {
@@ -51,14 +54,17 @@ pub fn check_member_name(name: &str) -> Result<(), String> {
             }
         }
         _ => Err(format!(
-            "not under {MANIFEST}, {SUMS}, {SUMS_SIG}, {WHEELS}/ or {HUB}/"
+            "not under {MANIFEST}, {SUMS}, {SUMS_SIG}, {WHEELS}/, {FERRY_DIR}/ or {HUB}/"
         )),
     }
 }
 
 /// `wheels`, `models`, `models/hub` and the repo folders are folders, never files or links.
 pub(crate) fn must_be_folder(name: &str) -> bool {
-    name == WHEELS || name == MODELS || (name.starts_with(HUB) && name.split('/').count() <= 3)
+    name == WHEELS
+        || name == MODELS
+        || name == FERRY_DIR
+        || (name.starts_with(HUB) && name.split('/').count() <= 3)
 }
 
 fn is_repo_folder(folder: &str) -> bool {

@@ -14,7 +14,7 @@ pub use layout::{check_member_name, model_folder, snapshot_link_target, MANIFEST
 pub use reader::{extract, read_front, read_manifest, verify, Front, Member, MemberKind, Verified};
 pub use sign::{KeyId, PublicKey, SecretKey};
 pub use volumes::{parse_size, MAX_VOLUME};
-pub use writer::{write, Entry, WriteOptions, WriteSummary};
+pub use writer::{write, write_reporting, Entry, WriteOptions, WriteSummary};
 
 /// The trusted comment ferry signs with when the caller has no better one: no wall clock, so the same lock
 /// gives the same signature.

@@ -105,8 +105,11 @@ pub fn read_front(bundle: &Path) -> Result<Front, Error> {
     let bundle = pass.bundle.clone();
     let volumes = pass.volumes.clone();
     let bytes = pass.total_len;
+    let split = pass.split;
     let mut archive = tar::Archive::new(pass.reader);
-    let mut entries = archive.entries().map_err(|e| map_io(&bundle, e))?;
+    let mut entries = archive
+        .entries_with_seek()
+        .map_err(|e| map_io(&bundle, e))?;
     let mut ctx = Ctx::new(&bundle, bytes, volumes.clone());
     let (manifest, _) = ctx.read_small(&mut entries, MANIFEST, MAX_MANIFEST)?;
     let (sums, _) = ctx.read_small(&mut entries, SUMS, MAX_MANIFEST)?;
@@ -116,6 +119,17 @@ pub fn read_front(bundle: &Path) -> Result<Front, Error> {
         .to_string();
     let sums = layout::parse_sums(&text(&bundle, SUMS, sums)?).map_err(|e| ctx.bad(SUMS, e))?;
     let lock = parse_lock(&ctx, manifest)?;
+    // Walk the remaining headers (seeking over the data): a bundle cut short is refused here, not shown.
+    let mut last = SUMS_SIG.to_string();
+    for entry in entries {
+        let entry = entry.map_err(|_| ctx.truncated(&last, 512, 0, split))?;
+        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let (start, size) = (entry.raw_file_position(), entry.size());
+        if start + size > bytes {
+            return Err(ctx.truncated(&name, size, bytes.saturating_sub(start), split));
+        }
+        last = name;
+    }
     Ok(Front {
         lock,
         signer_key_id,
@@ -402,7 +416,11 @@ impl Ctx {
         }
         self.bad(
             member,
-            format!("declares {size} bytes but the bundle ends after {got}"),
+            format!(
+                "the bundle is truncated: it ends inside this member ({} of {} present); copy the whole file again",
+                super::human_size(got),
+                super::human_size(size)
+            ),
         )
     }
 
@@ -555,8 +573,12 @@ impl Ctx {
             return Err(self.unsafe_member(
                 &name,
                 format!(
-                    "declares {size} bytes, more than the {} bytes the bundle holds",
-                    self.total_len
+                    "the bundle is truncated (or this header lies): the member needs {}, only {} remain",
+                    super::human_size(size),
+                    super::human_size(
+                        self.total_len
+                            .saturating_sub(entry.raw_file_position())
+                    )
                 ),
             ));
         }

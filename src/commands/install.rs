@@ -52,19 +52,28 @@ pub fn run(s: Settings) -> Result<(), crate::Error> {
             front.packages.len()
         )));
     }
+    if let (Some(root), false) = (&s.venv, only == Some(Only::Models)) {
+        if !front.packages.is_empty() {
+            install::venv::check_folder(root)?;
+        }
+    }
     let parent = staging_parent(&s);
     let staging = tempfile::Builder::new()
         .prefix(".ferry-staging-")
         .tempdir_in(&parent)
         .map_err(|e| crate::Error::io(&parent, e))?;
     if !s.json {
-        eprintln!("verifying {}", s.bundle.display());
+        eprintln!(
+            "verifying {} ({})",
+            s.bundle.display(),
+            bundle::human_size(std::fs::metadata(&s.bundle).map(|m| m.len()).unwrap_or(0))
+        );
     }
     let verified = bundle::extract(&s.bundle, &s.public, staging.path())?;
     if !s.json {
         eprintln!(
-            "signature and {} members OK (key {})",
-            verified.members.len(),
+            "signature and {} OK (key {})",
+            crate::types::plural(verified.members.len(), "member"),
             verified.key_id
         );
     }
@@ -85,6 +94,50 @@ pub fn run(s: Settings) -> Result<(), crate::Error> {
         );
     } else {
         print!("{summary}");
+        print!("{}", paste_lines(&summary, &s));
     }
     Ok(())
+}
+
+/// What to paste into a shell to use what was installed: the venv, and the HF cache offline.
+fn paste_lines(summary: &install::Summary, s: &Settings) -> String {
+    let mut out = String::new();
+    let windows = summary.cache_layout == Some(install::models::CacheLayout::NoSymlinks)
+        || summary
+            .venv
+            .as_deref()
+            .is_some_and(install::venv::is_windows_layout);
+    let mut lines = Vec::new();
+    if let Some(venv) = &summary.venv {
+        lines.push(if windows {
+            format!("{}\\Scripts\\activate", venv.display())
+        } else {
+            format!("source {}/bin/activate", venv.display())
+        });
+    }
+    if let Some(dir) = &summary.models_dir {
+        let (key, value) = match (&s.hf_home, summary.cache_layout) {
+            (Some(home), Some(_)) => (
+                "HF_HOME",
+                std::path::absolute(home).unwrap_or_else(|_| home.clone()),
+            ),
+            (None, Some(_)) => ("HF_HUB_CACHE", dir.clone()),
+            // --local-dir: plain folders, loaded by path.
+            _ => ("", dir.clone()),
+        };
+        if !key.is_empty() {
+            lines.push(if windows {
+                format!("set {key}={}& set HF_HUB_OFFLINE=1", value.display())
+            } else {
+                format!("export {key}={} HF_HUB_OFFLINE=1", value.display())
+            });
+        }
+    }
+    if !lines.is_empty() {
+        out.push_str("to use it, paste:\n");
+        for l in lines {
+            out.push_str(&format!("  {l}\n"));
+        }
+    }
+    out
 }

@@ -9,26 +9,67 @@ use crate::fetch::sources::{self, redact};
 use crate::inputs::{self, Plan};
 use crate::lock::{DistKind, Lock, LockedPackage, FORMAT_VERSION};
 use crate::resolve::{self, sdist::SdistBuilder, Pinned};
+use crate::types::plural;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub inputs: super::InputSettings,
     pub output: PathBuf,
+    /// Replace an existing lock file.
+    pub force: bool,
 }
 
 pub fn run(settings: Settings) -> Result<(), crate::Error> {
+    super::refuse_existing(&settings.output, settings.force)?;
     let plan = inputs::plan::build(&settings.inputs)?;
     let progress = super::progress();
+    super::note_default_target(&plan, progress.as_ref());
     let made = make_lock(&plan, &settings.inputs, progress.as_ref())?;
     super::write_atomic(&settings.output, made.lock.to_json().as_bytes())?;
     eprintln!(
-        "locked {} packages and {} models for {} target(s) into {}",
-        made.lock.packages.len(),
-        made.lock.models.len(),
-        made.lock.targets.len(),
+        "locked {}, {} for {} into {}",
+        plural(made.lock.packages.len(), "package"),
+        plural(made.lock.models.len(), "model"),
+        plural(made.lock.targets.len(), "target"),
         settings.output.display()
     );
     Ok(())
+}
+
+/// The target's pip, so that a venv `ferry install` creates can run pip offline; a note, not an error, when
+/// the index has none (`--no-pip` leaves it out).
+fn add_pip(
+    plan: &Plan,
+    index: &Arc<IndexClient>,
+    sdists: &SdistBuilder,
+    pinned: &mut Vec<Pinned>,
+    progress: &dyn Progress,
+) {
+    if pinned.iter().any(|p| p.name.as_ref() == "pip") {
+        return;
+    }
+    let Ok(req) = "pip".parse() else { return };
+    let pip_plan = Plan {
+        requirements: vec![crate::inputs::Requirement {
+            req,
+            hashes: Vec::new(),
+            origin: None,
+        }],
+        ..plan.clone()
+    };
+    match resolve::resolve(&pip_plan, index, sdists) {
+        Ok(found) => pinned.extend(found.into_iter().map(|mut p| {
+            p.requested = false;
+            p
+        })),
+        Err(e) => {
+            tracing::debug!("pip: {e}");
+            progress.message(
+                "note: the package index has no pip for the target; a venv made by `ferry install` will have \
+                 none (--no-pip leaves pip out on purpose)",
+            );
+        }
+    }
 }
 
 /// A lock and what making it left on disk for the bundle step.
@@ -96,8 +137,11 @@ pub fn make_lock(
             plan.requirements.len(),
             plan.targets.len()
         ));
-        let pinned = resolve::resolve(plan, &index, &sdists)
+        let mut pinned = resolve::resolve(plan, &index, &sdists)
             .map_err(|e| crate::Error::Other(e.to_string()))?;
+        if !settings.no_pip && !plan.index.require_hashes {
+            add_pip(plan, &index, &sdists, &mut pinned, progress);
+        }
         (index, pinned)
     };
     let mut packages = to_locked(&pinned);

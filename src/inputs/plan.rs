@@ -76,6 +76,15 @@ pub fn build_with(
         merge_file_options(&mut file_options, f.options);
     }
     plan.index = merge_sources(file_options, &m, settings);
+    for v in &settings.only_binary {
+        requirements::binary_rule(v, &mut plan.index.only_binary, &mut plan.index.no_binary)
+            .map_err(|why| Error::Usage(format!("--only-binary {v}: {why}")))?;
+    }
+    for v in &settings.no_binary {
+        requirements::binary_rule(v, &mut plan.index.no_binary, &mut plan.index.only_binary)
+            .map_err(|why| Error::Usage(format!("--no-binary {v}: {why}")))?;
+    }
+    plan.index.require_hashes |= settings.require_hashes;
     plan.hf_endpoint = settings.hf_endpoint.clone().or(m.hf_endpoint.clone());
 
     plan.models = manifest_models(&m);
@@ -95,6 +104,10 @@ pub fn build_with(
     }
     config::dedup(&mut plan.models);
 
+    plan.target_is_host = m.targets.is_empty()
+        && settings.target_files.is_empty()
+        && settings.python_versions.is_empty()
+        && settings.platforms.is_empty();
     plan.targets = targets(&m, settings, local)?;
     for t in &settings.target_files {
         plan.inputs.push(format!("--target {}", t.display()));
