@@ -37,7 +37,7 @@ pub enum Error {
     SelfCheck { key_id: String, message: String },
     #[error("cannot bundle {member}: {message}")]
     InvalidEntry { member: String, message: String },
-    #[error("{}: changed since it was hashed: expected {expected} ({expected_size} bytes), found {actual} ({actual_size} bytes)", path.display())]
+    #[error("{}: changed since it was hashed: expected {expected} ({}), found {actual} ({})", path.display(), crate::types::human_size(*expected_size), crate::types::human_size(*actual_size))]
     SourceChanged {
         path: PathBuf,
         expected: Sha256,

@@ -65,13 +65,32 @@ pub struct Front {
 
 /// Check the signature and every member; writes nothing.
 pub fn verify(bundle: &Path, public_key: &Path) -> Result<Verified, Error> {
+    verify_reporting(bundle, public_key, &|_| {})
+}
+
+/// [`verify`], calling `checked(n)` as `n` more bytes of file data have been hashed (progress).
+pub fn verify_reporting(
+    bundle: &Path,
+    public_key: &Path,
+    checked: &(dyn Fn(u64) + Sync),
+) -> Result<Verified, Error> {
     let key = sign::load_public_key(public_key)?;
-    Pass::open(bundle)?.run(&key, None)
+    Pass::open(bundle)?.run(&key, None, checked)
 }
 
 /// Verify and write the members into `dest` (a fresh folder made by the caller). On failure everything written
 /// is removed again.
 pub fn extract(bundle: &Path, public_key: &Path, dest: &Path) -> Result<Verified, Error> {
+    extract_reporting(bundle, public_key, dest, &|_| {})
+}
+
+/// [`extract`], calling `written(n)` as `n` more bytes of file data have been checked and written.
+pub fn extract_reporting(
+    bundle: &Path,
+    public_key: &Path,
+    dest: &Path,
+    written: &(dyn Fn(u64) + Sync),
+) -> Result<Verified, Error> {
     let key = sign::load_public_key(public_key)?;
     let mut listing = std::fs::read_dir(dest).map_err(|e| Error::io(dest, e))?;
     if listing.next().is_some() {
@@ -87,7 +106,7 @@ pub fn extract(bundle: &Path, public_key: &Path, dest: &Path) -> Result<Verified
         dest: dest.to_path_buf(),
         created: BTreeSet::new(),
     };
-    let result = Pass::open(bundle).and_then(|pass| pass.run(&key, Some(&mut out)));
+    let result = Pass::open(bundle).and_then(|pass| pass.run(&key, Some(&mut out), written));
     if result.is_err() {
         out.remove_all();
     }
@@ -162,7 +181,12 @@ impl Pass {
         })
     }
 
-    fn run(self, key: &sign::PublicKey, mut out: Option<&mut Output>) -> Result<Verified, Error> {
+    fn run(
+        self,
+        key: &sign::PublicKey,
+        mut out: Option<&mut Output>,
+        on_bytes: &(dyn Fn(u64) + Sync),
+    ) -> Result<Verified, Error> {
         let bundle = self.bundle.clone();
         let split = self.split;
         let parts = Arc::clone(&self.reader.parts);
@@ -290,6 +314,7 @@ impl Pass {
                         }
                         pipe.feed(&buf[..n]);
                         copied += n as u64;
+                        on_bytes(n as u64);
                     }
                     let (actual, _) = pipe.finish();
                     if copied != size {
@@ -324,7 +349,9 @@ impl Pass {
             .into_par_iter()
             .map(|i| {
                 let d = &deferred[i];
-                (i, parts.hash_range(d.offset, members[d.index].size))
+                let hashed = parts.hash_range(d.offset, members[d.index].size);
+                on_bytes(members[d.index].size);
+                (i, hashed)
             })
             .collect();
         hashed.sort_by_key(|(i, _)| *i);

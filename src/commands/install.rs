@@ -47,9 +47,9 @@ pub fn run(s: Settings) -> Result<(), crate::Error> {
     let front = bundle::read_manifest(&s.bundle)?;
     if s.venv.is_none() && only != Some(Only::Models) && !front.packages.is_empty() {
         return Err(crate::Error::Usage(format!(
-            "{} holds {} Python package(s): pass --venv DIR (or --only models)",
+            "{} holds {}: pass --venv DIR (or --only models)",
             s.bundle.display(),
-            front.packages.len()
+            crate::types::plural(front.packages.len(), "Python package")
         )));
     }
     if let (Some(root), false) = (&s.venv, only == Some(Only::Models)) {
@@ -62,14 +62,18 @@ pub fn run(s: Settings) -> Result<(), crate::Error> {
         .prefix(".ferry-staging-")
         .tempdir_in(&parent)
         .map_err(|e| crate::Error::io(&parent, e))?;
-    if !s.json {
-        eprintln!(
-            "verifying {} ({})",
-            s.bundle.display(),
-            bundle::human_size(std::fs::metadata(&s.bundle).map(|m| m.len()).unwrap_or(0))
-        );
-    }
-    let verified = bundle::extract(&s.bundle, &s.public, staging.path())?;
+    let term = if s.json {
+        super::progress::TermProgress::with(false, true)
+    } else {
+        super::term()
+    };
+    let meter = term.meter(
+        &format!("verifying and extracting {}", s.bundle.display()),
+        super::bundle_bytes(&s.bundle),
+    );
+    let verified =
+        bundle::extract_reporting(&s.bundle, &s.public, staging.path(), &|n| meter.add(n))?;
+    meter.finish();
     if !s.json {
         eprintln!(
             "signature and {} OK (key {})",

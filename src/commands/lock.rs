@@ -133,9 +133,9 @@ pub fn make_lock(
         let index = Arc::new(IndexClient::new(sources));
         let sdists = SdistBuilder::new(cache.join("build"), &index.sources().indexes, created);
         progress.message(&format!(
-            "resolving {} requirement(s) for {} target(s)",
-            plan.requirements.len(),
-            plan.targets.len()
+            "resolving {} for {}",
+            plural(plan.requirements.len(), "requirement"),
+            plural(plan.targets.len(), "target")
         ));
         let mut pinned = resolve::resolve(plan, &index, &sdists)
             .map_err(|e| crate::Error::Other(e.to_string()))?;
@@ -155,8 +155,8 @@ pub fn make_lock(
                 .or(settings.hf_endpoint.as_deref()),
         )?;
         progress.message(&format!(
-            "pinning {} model repo(s) on {}",
-            plan.models.len(),
+            "pinning {} on {}",
+            plural(plan.models.len(), "model repo"),
             hub.endpoint()
         ));
         crate::fetch::models::lock_models(&plan.models, &hub)?

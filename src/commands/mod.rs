@@ -115,6 +115,21 @@ pub fn term() -> progress::TermProgress {
     )
 }
 
+/// Size of a bundle on disk, all volumes (for progress totals; 0 when unknown).
+pub fn bundle_bytes(bundle: &std::path::Path) -> u64 {
+    let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).ok();
+    let name = bundle.as_os_str().to_string_lossy();
+    if let (Some(n), false) = (size(bundle), name.ends_with(".000")) {
+        return n;
+    }
+    let base = name.strip_suffix(".000").unwrap_or(&name).to_string();
+    (0..)
+        .map(|i| size(std::path::Path::new(&format!("{base}.{i:03}"))))
+        .take_while(Option::is_some)
+        .flatten()
+        .sum()
+}
+
 /// Write a small file atomically: temp file in the same folder, fsync, rename.
 pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<(), crate::Error> {
     use std::io::Write;

@@ -120,7 +120,9 @@ pub fn install_extracted(
             if !root.exists() {
                 created_venv = Some(root.to_path_buf());
             }
-            venv::create(root, opts.python.as_deref())?;
+            // Windows installs name their interpreter `python`, not `python3`.
+            let windows_default = windows_only(lock).then_some(Path::new("python"));
+            venv::create(root, opts.python.as_deref().or(windows_default))?;
         }
     }
     let result = install_inner(staging, lock, opts, reporter, wheels, models);
