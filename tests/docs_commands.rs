@@ -31,19 +31,18 @@ fn runnable_blocks(text: &str) -> Vec<(usize, String)> {
     let mut out = Vec::new();
     let mut current: Option<(usize, String)> = None;
     for (i, line) in text.lines().enumerate() {
-        match &mut current {
+        let fence = line.trim_start().starts_with("```");
+        match current.take() {
             None if line.trim_start().starts_with("```sh runnable") => {
                 current = Some((i + 1, String::new()));
             }
-            Some((_, body)) if line.trim_start().starts_with("```") => {
-                let (start, body) = (current.take().unwrap().0, std::mem::take(body));
-                out.push((start, body));
-            }
-            Some((_, body)) => {
+            None => {}
+            Some(block) if fence => out.push(block),
+            Some((start, mut body)) => {
                 body.push_str(line);
                 body.push('\n');
+                current = Some((start, body));
             }
-            None => {}
         }
     }
     assert!(current.is_none(), "unclosed ```sh runnable block");

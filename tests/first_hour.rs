@@ -414,6 +414,19 @@ fn install_prints_what_to_paste_and_a_new_venv_gets_pip() {
         !err.contains("ferry::"),
         "no module paths in log lines:\n{err}"
     );
+    // Not a terminal: one line per downloaded file with its full name and the count, and packing progress.
+    let (pip_name, _) = pip_wheel();
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with(&format!("downloaded {pip_name} (")) && l.ends_with(']')),
+        "{err}"
+    );
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("downloading ") && l.contains(" files (")),
+        "{err}"
+    );
+    assert!(err.lines().any(|l| l.starts_with("packing ")), "{err}");
 
     // --with-ferry: the binary is a signed member; extracted with tar it runs.
     let member = format!(

@@ -395,7 +395,10 @@ fn fetch_packages(
     let done = download::download_all(fetch_reqs, jobs, progress)?;
     let retries: u32 = done.iter().map(|d| d.retries).sum();
     if retries > 0 {
-        progress.message(&format!("{} needed", plural(retries as usize, "download retry")));
+        progress.message(&format!(
+            "{} needed",
+            plural(retries as usize, "download retry")
+        ));
     }
     let mut entries = Vec::new();
     for (r, p) in built.iter().chain(fetch.iter()) {
