@@ -1,5 +1,4 @@
 //! One function per subcommand: orchestration only.
-use std::path::PathBuf;
 
 pub mod bundle;
 pub mod inspect;
@@ -22,29 +21,8 @@ pub enum Command {
     Probe(probe::Settings),
 }
 
-/// MANIFEST, INPUTS, TARGETS and SOURCES of `lock` and `bundle`, as plain settings.
-#[derive(Debug, Default, Clone)]
-pub struct InputSettings {
-    pub manifest: Option<PathBuf>,
-    pub requirements: Vec<PathBuf>,
-    pub constraints: Vec<PathBuf>,
-    pub configs: Vec<PathBuf>,
-    pub models: Vec<String>,
-    pub include: Vec<String>,
-    pub exclude: Vec<String>,
-    pub variant: Option<String>,
-    pub python_versions: Vec<String>,
-    pub platforms: Vec<String>,
-    pub target_files: Vec<PathBuf>,
-    pub index_url: Option<String>,
-    pub extra_index_urls: Vec<String>,
-    pub find_links: Vec<String>,
-    pub hf_endpoint: Option<String>,
-    pub pre: bool,
-    pub skip_unbundlable: bool,
-    pub cache_dir: Option<PathBuf>,
-    pub jobs: usize,
-}
+/// Moved to the inputs stage (it is what the plan is built from); re-exported for the commands.
+pub use crate::inputs::InputSettings;
 
 pub fn run(command: Command) -> Result<(), crate::Error> {
     match command {

@@ -11,6 +11,9 @@ pub mod manifest;
 pub mod pep508;
 pub mod plan;
 pub mod requirements;
+pub mod settings;
+
+pub use settings::InputSettings;
 
 /// An index URL from an input file: http, https or file.
 pub(crate) fn check_index_url(option: &str, value: &str) -> Result<(), String> {
@@ -88,6 +91,9 @@ pub struct IndexOptions {
     pub no_binary: BinaryRule,
     pub prefer_binary: bool,
     pub require_hashes: bool,
+    /// `--trusted-host` values: fine for plain-http indexes; an https index on one is refused (ferry does
+    /// not switch TLS verification off; give the host's CA with `SSL_CERT_FILE` or `PIP_CERT`).
+    pub trusted_hosts: Vec<String>,
 }
 
 /// A model the bundle must carry.

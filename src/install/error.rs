@@ -80,6 +80,8 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{}: installed RECORD cannot be parsed: {why}", path.display())]
+    UnreadableRecord { path: PathBuf, why: String },
     #[error("{0}")]
     Usage(String),
 }

@@ -33,6 +33,8 @@ impl Candidate {
 pub struct Rules<'a> {
     pub only_binary: bool,
     pub no_binary: bool,
+    /// `--prefer-binary`: versions with a usable wheel come before newer versions with only an sdist.
+    pub prefer_binary: bool,
     /// `--hash` values: a file qualifies only when its sha256 is known and listed.
     pub hashes: Option<&'a [Sha256]>,
 }
@@ -105,5 +107,9 @@ pub fn candidates(
         })
         .collect();
     out.retain(|c| !c.files.is_empty());
+    if rules.prefer_binary {
+        // Stable: versions keep their order within each group.
+        out.sort_by_key(|c| c.best_is_sdist());
+    }
     out
 }

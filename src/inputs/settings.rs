@@ -1,0 +1,26 @@
+//! What the user asked `lock` and `bundle` for, as plain data (clap stays in `cli.rs`).
+use std::path::PathBuf;
+
+/// MANIFEST, INPUTS, TARGETS and SOURCES of `lock` and `bundle`, as plain settings.
+#[derive(Debug, Default, Clone)]
+pub struct InputSettings {
+    pub manifest: Option<PathBuf>,
+    pub requirements: Vec<PathBuf>,
+    pub constraints: Vec<PathBuf>,
+    pub configs: Vec<PathBuf>,
+    pub models: Vec<String>,
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    pub variant: Option<String>,
+    pub python_versions: Vec<String>,
+    pub platforms: Vec<String>,
+    pub target_files: Vec<PathBuf>,
+    pub index_url: Option<String>,
+    pub extra_index_urls: Vec<String>,
+    pub find_links: Vec<String>,
+    pub hf_endpoint: Option<String>,
+    pub pre: bool,
+    pub skip_unbundlable: bool,
+    pub cache_dir: Option<PathBuf>,
+    pub jobs: usize,
+}
