@@ -19,6 +19,9 @@ pub enum Error {
     Install(#[from] crate::install::Error),
     #[error(transparent)]
     Lock(#[from] crate::lock::Error),
+    /// `--hash` pinned for a requirement and the file's sha256 differ (exit 3: verification failed).
+    #[error(transparent)]
+    HashCheck(#[from] crate::resolve::hash_check::HashMismatch),
     #[error("{0}")]
     Usage(String),
     #[error("{}: {source}", path.display())]
@@ -52,6 +55,7 @@ impl Error {
             Error::Bundle(e) if e.is_verification() => 3,
             Error::Bundle(e) if e.is_usage() => 2,
             Error::Install(e) if e.is_verification() => 3,
+            Error::HashCheck(_) => 3,
             Error::Install(crate::install::Error::Usage(_)) => 2,
             Error::Resolve(_)
             | Error::Fetch(_)

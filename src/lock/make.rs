@@ -64,6 +64,9 @@ pub fn make_lock(
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+        for note in &sources.notes {
+            progress.message(&format!("note: {note}"));
+        }
         let index = Arc::new(IndexClient::new(sources));
         let sdists = SdistBuilder::new(cache.build_dir(), &index.sources().indexes, created);
         progress.message(&format!(
@@ -71,10 +74,17 @@ pub fn make_lock(
             plan.requirements.len(),
             plan.targets.len()
         ));
-        let pinned = resolve::resolve(plan, &index, &sdists)?;
-        (index, pinned)
+        let resolved = resolve::resolve(plan, &index, &sdists);
+        let mut warnings = std::mem::take(&mut *index.warnings.lock().unwrap());
+        warnings.sort();
+        warnings.dedup();
+        for w in warnings {
+            progress.message(&format!("warning: {w}"));
+        }
+        (index, resolved?)
     };
     let packages = with_hashes(pending(&pinned), &cache, settings.jobs, progress)?;
+    resolve::hash_check::check(plan, &packages, &pinned)?;
     let endpoint = plan
         .hf_endpoint
         .as_deref()
@@ -116,6 +126,7 @@ pub fn make_lock(
         models,
         local_paths: plan.local_paths.clone(),
         skipped: plan.skipped.clone(),
+        torch: torch_records(plan, index.sources()),
     };
     lock.normalize();
     Ok(Made {
@@ -123,6 +134,22 @@ pub fn make_lock(
         pinned,
         index,
     })
+}
+
+/// Per target: the PyTorch backend, its index and why (`--torch-backend`).
+fn torch_records(plan: &Plan, sources: &sources::Sources) -> Vec<super::TorchRecord> {
+    plan.targets
+        .iter()
+        .filter_map(|t| {
+            let (choice, url) = sources.torch_for(t)?;
+            Some(super::TorchRecord {
+                target: t.id(),
+                backend: choice.backend.to_string(),
+                index: redact(&url),
+                reason: choice.reason,
+            })
+        })
+        .collect()
 }
 
 /// A package as resolved, before every sha256 and size is known.
