@@ -21,7 +21,9 @@ pub enum Error {
     Lock(#[from] crate::lock::Error),
     /// `--hash` pinned for a requirement and the file's sha256 differ (exit 3: verification failed).
     #[error(transparent)]
-    HashCheck(#[from] crate::resolve::hash_check::HashMismatch),
+    HashCheck(Box<crate::resolve::hash_check::HashMismatch>),
+    #[error(transparent)]
+    Serve(#[from] crate::serve::Error),
     #[error("{0}")]
     Usage(String),
     #[error("{}: {source}", path.display())]
@@ -36,6 +38,12 @@ pub enum Error {
 impl From<crate::fetch::Error> for Error {
     fn from(e: crate::fetch::Error) -> Self {
         Error::Fetch(Box::new(e))
+    }
+}
+
+impl From<Box<crate::resolve::hash_check::HashMismatch>> for Error {
+    fn from(e: Box<crate::resolve::hash_check::HashMismatch>) -> Self {
+        Error::HashCheck(e)
     }
 }
 
@@ -57,6 +65,7 @@ impl Error {
             Error::Install(e) if e.is_verification() => 3,
             Error::HashCheck(_) => 3,
             Error::Install(crate::install::Error::Usage(_)) => 2,
+            Error::Serve(e) => e.exit_code(),
             Error::Resolve(_)
             | Error::Fetch(_)
             | Error::Bundle(_)

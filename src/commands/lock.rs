@@ -12,13 +12,19 @@ pub use crate::lock::{created_time, make_lock, Made};
 pub struct Settings {
     pub inputs: super::InputSettings,
     pub output: PathBuf,
+    /// `--format pylock`: write a PEP 751 pylock.toml instead of ferry.lock.
+    pub pylock: bool,
 }
 
 pub fn run(settings: Settings) -> Result<(), crate::Error> {
     let plan = inputs::plan::build(&settings.inputs)?;
     let progress = super::progress();
     let made = make_lock(&plan, &settings.inputs, progress.as_ref())?;
-    super::write_atomic(&settings.output, made.lock.to_json().as_bytes())?;
+    let text = match settings.pylock {
+        true => crate::bundle::pylock::render(&made.lock, false),
+        false => made.lock.to_json(),
+    };
+    super::write_atomic(&settings.output, text.as_bytes())?;
     eprintln!(
         "locked {} packages and {} models for {} target(s) into {}",
         made.lock.packages.len(),
