@@ -20,6 +20,8 @@ pub enum Error {
     /// `--hash` pinned for a requirement and the file's sha256 differ (exit 3: verification failed).
     #[error(transparent)]
     HashCheck(Box<crate::resolve::hash_check::HashMismatch>),
+    #[error(transparent)]
+    Serve(#[from] crate::serve::Error),
     #[error("{0}")]
     Usage(String),
     #[error("{}: {source}", path.display())]
@@ -60,6 +62,7 @@ impl Error {
             Error::Install(e) if e.is_verification() => 3,
             Error::HashCheck(_) => 3,
             Error::Install(crate::install::Error::Usage(_)) => 2,
+            Error::Serve(e) => e.exit_code(),
             Error::Resolve(_)
             | Error::Fetch(_)
             | Error::Bundle(_)

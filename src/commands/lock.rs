@@ -14,13 +14,19 @@ use crate::resolve::{self, sdist::SdistBuilder, Pinned};
 pub struct Settings {
     pub inputs: super::InputSettings,
     pub output: PathBuf,
+    /// `--format pylock`: write a PEP 751 pylock.toml instead of ferry.lock.
+    pub pylock: bool,
 }
 
 pub fn run(settings: Settings) -> Result<(), crate::Error> {
     let plan = inputs::plan::build(&settings.inputs)?;
     let progress = super::progress();
     let made = make_lock(&plan, &settings.inputs, progress.as_ref())?;
-    super::write_atomic(&settings.output, made.lock.to_json().as_bytes())?;
+    let text = match settings.pylock {
+        true => crate::bundle::pylock::render(&made.lock, false),
+        false => made.lock.to_json(),
+    };
+    super::write_atomic(&settings.output, text.as_bytes())?;
     eprintln!(
         "locked {} packages and {} models for {} target(s) into {}",
         made.lock.packages.len(),
@@ -65,7 +71,7 @@ pub fn make_lock(
     progress: &dyn Progress,
 ) -> Result<Made, crate::Error> {
     let created = created_time();
-    for s in &plan.skipped {
+    for s in plan.skipped.iter().chain(&plan.warnings) {
         eprintln!("warning: {s}");
     }
     for p in &plan.local_paths {
@@ -127,6 +133,15 @@ pub fn make_lock(
         ));
         crate::fetch::models::lock_models(&plan.models, &hub)?
     };
+    let files = if plan.files.is_empty() {
+        Vec::new()
+    } else {
+        progress.message(&format!(
+            "pinning {} file(s) that are not on a hub",
+            plan.files.len()
+        ));
+        crate::fetch::plain_url::lock_files(&plan.files, &cache, settings.jobs, progress)?
+    };
     let hf_endpoint = (!models.is_empty()).then(|| {
         let (ep, _) = crate::fetch::hub::settings_from(plan.hf_endpoint.as_deref(), |k| {
             std::env::var(k).ok()
@@ -149,9 +164,11 @@ pub fn make_lock(
         hf_endpoint,
         packages,
         models,
+        files,
         local_paths: plan.local_paths.clone(),
         skipped: plan.skipped.clone(),
         torch: torch_records(plan, index.sources()),
+        delta: None,
     };
     lock.normalize();
     Ok(Made {
