@@ -373,6 +373,7 @@ pub fn read(path: &Path, targets: &[Target], created: u64) -> Result<Lock, Pyloc
         models: Vec::new(),
         local_paths: Vec::new(),
         skipped: Vec::new(),
+        files: Vec::new(),
         torch: Vec::new(),
         delta: None,
     };
@@ -449,6 +450,7 @@ mod tests {
             models: vec![],
             local_paths: vec![],
             skipped: vec![],
+            files: vec![],
             torch: vec![],
             delta: None,
         };
