@@ -375,6 +375,7 @@ pub fn read(path: &Path, targets: &[Target], created: u64) -> Result<Lock, Pyloc
         skipped: Vec::new(),
         files: Vec::new(),
         torch: Vec::new(),
+        files: Vec::new(),
         delta: None,
     };
     lock.normalize();
@@ -452,6 +453,7 @@ mod tests {
             skipped: vec![],
             files: vec![],
             torch: vec![],
+            files: vec![],
             delta: None,
         };
         let text = render(&lock, true);
