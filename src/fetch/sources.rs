@@ -57,7 +57,7 @@ pub enum SourceError {
     TrustedHttps { host: String, url: String },
     #[error("no package index configured and `python3 -m pip` could not tell its default: pass --index-url or set PIP_INDEX_URL")]
     NoIndex,
-    #[error("--torch-backend {backend} needs the PyTorch wheel index root: set --torch-index-base or FERRY_TORCH_INDEX_BASE to your PyTorch wheel index root (or a mirror of it)")]
+    #[error("torch backend '{backend}' (--torch-backend or a manifest's torch_backend) needs the PyTorch wheel index root: set --torch-index-base or FERRY_TORCH_INDEX_BASE to your PyTorch wheel index root (or a mirror of it)")]
     NoTorchBase { backend: String },
     #[error("package_indexes: {package} names index '{index}', which is not defined")]
     UnknownIndex { package: String, index: String },
