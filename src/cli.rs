@@ -108,6 +108,20 @@ pub enum Cmd {
         #[arg(long)]
         export: Option<PathBuf>,
     },
+    /// Write a BitTorrent torrent of a bundle (one per volume) with BEP 19 web seeds.
+    Torrent {
+        bundle: PathBuf,
+        /// Web seed URL (the bundle file, or a folder ending in `/`); repeatable.
+        #[arg(long = "web-seed")]
+        web_seeds: Vec<String>,
+        /// Tracker announce URL; repeatable.
+        #[arg(long = "tracker")]
+        trackers: Vec<String>,
+        #[arg(short = 'o', long)]
+        output: PathBuf,
+        #[arg(long)]
+        force: bool,
+    },
     /// Describe this host as a target (run on the air-gapped host).
     Probe {
         #[arg(long)]
@@ -238,6 +252,19 @@ impl Cli {
                 public,
                 listen,
                 export,
+            }),
+            Cmd::Torrent {
+                bundle,
+                web_seeds,
+                trackers,
+                output,
+                force,
+            } => Command::Torrent(crate::torrent::Settings {
+                bundle,
+                web_seeds,
+                trackers,
+                output,
+                force,
             }),
             Cmd::Probe { python, output } => {
                 Command::Probe(commands::probe::Settings { python, output })

@@ -19,6 +19,8 @@ pub enum Error {
     Install(#[from] crate::install::Error),
     #[error(transparent)]
     Serve(#[from] crate::serve::Error),
+    #[error(transparent)]
+    Torrent(#[from] crate::torrent::Error),
     #[error("{0}")]
     Usage(String),
     #[error("{}: {source}", path.display())]
@@ -53,6 +55,7 @@ impl Error {
             Error::Install(e) if e.is_verification() => 3,
             Error::Install(crate::install::Error::Usage(_)) => 2,
             Error::Serve(e) => e.exit_code(),
+            Error::Torrent(e) => e.exit_code(),
             Error::Resolve(_)
             | Error::Fetch(_)
             | Error::Bundle(_)

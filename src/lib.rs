@@ -15,6 +15,7 @@ pub mod lock;
 pub mod resolve;
 pub mod serve;
 pub mod target;
+pub mod torrent;
 pub mod types;
 
 pub use error::Error;

@@ -9,6 +9,7 @@ pub mod lock;
 pub mod probe;
 pub mod progress;
 pub mod serve;
+pub mod torrent;
 pub mod verify;
 
 /// What the user asked for, parsed.
@@ -22,6 +23,7 @@ pub enum Command {
     Install(install::Settings),
     Probe(probe::Settings),
     Serve(serve::Settings),
+    Torrent(crate::torrent::Settings),
 }
 
 /// MANIFEST, INPUTS, TARGETS and SOURCES of `lock` and `bundle`, as plain settings.
@@ -58,6 +60,7 @@ pub fn run(command: Command) -> Result<(), crate::Error> {
         Command::Install(s) => install::run(s),
         Command::Probe(s) => probe::run(s),
         Command::Serve(s) => serve::run(s),
+        Command::Torrent(s) => torrent::run(s),
     }
 }
 
