@@ -17,6 +17,9 @@ pub enum Error {
     Sources(#[from] crate::fetch::sources::SourceError),
     #[error(transparent)]
     Install(#[from] crate::install::Error),
+    /// `--hash` pinned for a requirement and the file's sha256 differ (exit 3: verification failed).
+    #[error(transparent)]
+    HashCheck(Box<crate::resolve::hash_check::HashMismatch>),
     #[error(transparent)]
     Serve(#[from] crate::serve::Error),
     #[error(transparent)]
@@ -38,6 +41,12 @@ impl From<crate::fetch::Error> for Error {
     }
 }
 
+impl From<Box<crate::resolve::hash_check::HashMismatch>> for Error {
+    fn from(e: Box<crate::resolve::hash_check::HashMismatch>) -> Self {
+        Error::HashCheck(e)
+    }
+}
+
 impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
@@ -53,6 +62,7 @@ impl Error {
             Error::Bundle(e) if e.is_verification() => 3,
             Error::Bundle(e) if e.is_usage() => 2,
             Error::Install(e) if e.is_verification() => 3,
+            Error::HashCheck(_) => 3,
             Error::Install(crate::install::Error::Usage(_)) => 2,
             Error::Serve(e) => e.exit_code(),
             Error::Torrent(e) => e.exit_code(),

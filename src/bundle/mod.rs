@@ -3,7 +3,10 @@
 mod error;
 mod hashing;
 mod layout;
+pub mod pylock;
 mod reader;
+pub mod review;
+pub mod sbom;
 mod seek_volumes;
 pub mod sign;
 mod volumes;

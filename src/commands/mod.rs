@@ -2,6 +2,7 @@
 use std::path::PathBuf;
 
 pub mod bundle;
+pub mod diff;
 pub mod inspect;
 pub mod install;
 pub mod keygen;
@@ -22,6 +23,7 @@ pub enum Command {
     Inspect(inspect::Settings),
     Install(install::Settings),
     Probe(probe::Settings),
+    Diff(diff::Settings),
     Serve(serve::Settings),
     Torrent(crate::torrent::Settings),
 }
@@ -46,8 +48,13 @@ pub struct InputSettings {
     pub hf_endpoint: Option<String>,
     pub pre: bool,
     pub skip_unbundlable: bool,
+    /// A local file named by a config that does not exist is a warning, not an error.
+    pub skip_missing: bool,
     pub cache_dir: Option<PathBuf>,
     pub jobs: usize,
+    pub index_strategy: Option<String>,
+    pub torch_backend: Option<String>,
+    pub torch_index_base: Option<String>,
 }
 
 pub fn run(command: Command) -> Result<(), crate::Error> {
@@ -59,6 +66,7 @@ pub fn run(command: Command) -> Result<(), crate::Error> {
         Command::Inspect(s) => inspect::run(s),
         Command::Install(s) => install::run(s),
         Command::Probe(s) => probe::run(s),
+        Command::Diff(s) => diff::run(s),
         Command::Serve(s) => serve::run(s),
         Command::Torrent(s) => torrent::run(s),
     }
