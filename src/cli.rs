@@ -142,6 +142,32 @@ pub enum Cmd {
         #[arg(long)]
         force: bool,
     },
+    /// Push a bundle to an OCI registry: one layer per bundle file.
+    Push {
+        bundle: PathBuf,
+        /// oci://HOST[:PORT]/REPO:TAG
+        reference: String,
+        /// Talk HTTP instead of HTTPS (a registry inside the intranet without TLS).
+        #[arg(long)]
+        plain_http: bool,
+        /// Verify the bundle with this public key before pushing.
+        #[arg(short = 'p', long = "public-key")]
+        public: Option<PathBuf>,
+    },
+    /// Pull a bundle from an OCI registry and rebuild the byte-identical signed tar.
+    Pull {
+        /// oci://HOST[:PORT]/REPO:TAG (or @sha256:DIGEST)
+        reference: String,
+        #[arg(short = 'o', long)]
+        output: PathBuf,
+        #[arg(long)]
+        plain_http: bool,
+        /// Also verify the signature and every hash with this public key.
+        #[arg(short = 'p', long = "public-key")]
+        public: Option<PathBuf>,
+        #[arg(long)]
+        force: bool,
+    },
     /// Describe this host as a target (run on the air-gapped host).
     Probe {
         #[arg(long)]
@@ -320,6 +346,30 @@ impl Cli {
                 web_seeds,
                 trackers,
                 output,
+                force,
+            }),
+            Cmd::Push {
+                bundle,
+                reference,
+                plain_http,
+                public,
+            } => Command::Push(crate::oci::PushSettings {
+                bundle,
+                reference,
+                plain_http,
+                public,
+            }),
+            Cmd::Pull {
+                reference,
+                output,
+                plain_http,
+                public,
+                force,
+            } => Command::Pull(crate::oci::PullSettings {
+                reference,
+                output,
+                plain_http,
+                public,
                 force,
             }),
             Cmd::Probe { python, output } => {

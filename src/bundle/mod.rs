@@ -14,7 +14,9 @@ mod writer;
 
 pub use error::Error;
 pub use layout::{check_member_name, model_folder, snapshot_link_target, MANIFEST, SUMS, SUMS_SIG};
-pub use reader::{extract, read_front, read_manifest, verify, Front, Member, MemberKind, Verified};
+pub use reader::{
+    extract, list, read_front, read_manifest, verify, Front, Member, MemberKind, Verified,
+};
 pub use seek_volumes::{Slice, TarStream};
 pub use sign::{KeyId, PublicKey, SecretKey};
 pub use volumes::{parse_size, MAX_VOLUME};

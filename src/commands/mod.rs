@@ -7,6 +7,7 @@ pub mod inspect;
 pub mod install;
 pub mod keygen;
 pub mod lock;
+pub mod oci;
 pub mod probe;
 pub mod progress;
 pub mod serve;
@@ -26,6 +27,8 @@ pub enum Command {
     Diff(diff::Settings),
     Serve(serve::Settings),
     Torrent(crate::torrent::Settings),
+    Push(crate::oci::PushSettings),
+    Pull(crate::oci::PullSettings),
 }
 
 /// MANIFEST, INPUTS, TARGETS and SOURCES of `lock` and `bundle`, as plain settings.
@@ -69,6 +72,8 @@ pub fn run(command: Command) -> Result<(), crate::Error> {
         Command::Diff(s) => diff::run(s),
         Command::Serve(s) => serve::run(s),
         Command::Torrent(s) => torrent::run(s),
+        Command::Push(s) => oci::push(s),
+        Command::Pull(s) => oci::pull(s),
     }
 }
 
