@@ -51,10 +51,11 @@ if ! .venv-test/bin/python -c "import cyclonedx.validation.json, jsonschema" >/d
   echo "setup: installing cyclonedx-python-lib[json-validation] into .venv-test (the SBOM judge)" >&2
   .venv-test/bin/python -m pip install -q "cyclonedx-python-lib[json-validation]"
 fi
-# bcrypt writes the htpasswd file of the registry that asks for credentials (tests/oci.rs).
-if ! .venv-test/bin/python -c "import bcrypt" >/dev/null 2>&1; then
-  echo "setup: installing bcrypt into .venv-test (htpasswd for the registry test)" >&2
-  .venv-test/bin/python -m pip install -q bcrypt
+# bcrypt writes the htpasswd file of the registry that asks for credentials, cryptography signs the tokens of
+# the registry that asks for a bearer token (tests/oci.rs, tests/support/token_server.py).
+if ! .venv-test/bin/python -c "import bcrypt, cryptography" >/dev/null 2>&1; then
+  echo "setup: installing bcrypt and cryptography into .venv-test (registry auth tests)" >&2
+  .venv-test/bin/python -m pip install -q bcrypt cryptography
 fi
 if ! ls .venv-test/wheels/setuptools-*.whl >/dev/null 2>&1; then
   .venv-test/bin/python -m pip download -q --no-deps --only-binary :all: -d .venv-test/wheels setuptools wheel

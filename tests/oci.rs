@@ -24,6 +24,11 @@ struct Registry {
 
 impl Registry {
     fn start(htpasswd: Option<&str>) -> Registry {
+        Registry::start_with(htpasswd, None)
+    }
+
+    /// `token`: the `auth: token` section's lines (realm, service, issuer, rootcertbundle).
+    fn start_with(htpasswd: Option<&str>, token: Option<&str>) -> Registry {
         let bin = require_tool("docker-registry", "docker-registry");
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
@@ -39,6 +44,9 @@ impl Registry {
                 "auth:\n  htpasswd:\n    realm: ferry-test\n    path: {}\n",
                 file.display()
             ));
+        }
+        if let Some(section) = token {
+            config.push_str(&format!("auth:\n  token:\n{section}"));
         }
         let conf = dir.path().join("config.yml");
         std::fs::write(&conf, config).unwrap();
@@ -361,4 +369,105 @@ fn credentials_come_from_the_auth_file() {
 fn base64_encode(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[test]
+fn a_registry_that_asks_for_a_token_is_handled() {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-test/bin/python");
+    let tmp = tempfile::tempdir().unwrap();
+    let cert = tmp.path().join("token-cert.pem");
+    // The token service: it hands out ES256 tokens only for ferry:tok-pw.
+    let mut service = Command::new(&python)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/token_server.py"))
+        .arg(&cert)
+        .args(["ferry", "tok-pw", "ferry-test-issuer"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(service.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let Ok(port) = line.trim().parse::<u16>() else {
+        let _ = service.kill();
+        let out = service.wait_with_output().unwrap();
+        panic!(
+            "the token service did not start (needs cryptography in .venv-test: run scripts/setup-test-env.sh): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    struct Kill(Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _service = Kill(service);
+    let registry = Registry::start_with(
+        None,
+        Some(&format!(
+            "    realm: http://127.0.0.1:{port}/token\n    service: ferry-registry\n    issuer: ferry-test-issuer\n    rootcertbundle: {}\n",
+            cert.display()
+        )),
+    );
+    let (bundle, public) = team_bundle(tmp.path());
+    let reference = format!("oci://{}/ml/tokened:1", registry.host);
+    let auth = tmp.path().join("auth.json");
+    std::fs::write(
+        &auth,
+        serde_json::json!({ "auths": { registry.host.clone(): { "username": "ferry", "password": "tok-pw" } } })
+            .to_string(),
+    )
+    .unwrap();
+    ok(
+        &ferry(
+            &[&"push", &bundle, &reference, &"--plain-http"],
+            &[("REGISTRY_AUTH_FILE", &auth)],
+        ),
+        "push with a token",
+    );
+    let pulled = tmp.path().join("pulled.ferry.tar");
+    ok(
+        &ferry(
+            &[
+                &"pull",
+                &reference,
+                &"-o",
+                &pulled,
+                &"--plain-http",
+                &"-p",
+                &public,
+            ],
+            &[("REGISTRY_AUTH_FILE", &auth)],
+        ),
+        "pull with a token",
+    );
+    assert_eq!(sha256_file(&pulled), sha256_file(&bundle));
+    // Wrong credentials: the token service refuses, and ferry says so.
+    std::fs::write(
+        &auth,
+        serde_json::json!({ "auths": { registry.host.clone(): { "username": "ferry", "password": "wrong" } } })
+            .to_string(),
+    )
+    .unwrap();
+    let out = ferry(
+        &[
+            &"pull",
+            &reference,
+            &"-o",
+            &tmp.path().join("x.tar"),
+            &"--plain-http",
+        ],
+        &[("REGISTRY_AUTH_FILE", &auth)],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("token service") && !err.contains("wrong"),
+        "{err}"
+    );
 }

@@ -124,12 +124,8 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
             });
         }
     }
-    let files = crate::fetch::plain_url::stage_files(
-        &lock.files,
-        &cache,
-        settings.inputs.jobs,
-        progress,
-    )?;
+    let files =
+        crate::fetch::plain_url::stage_files(&lock.files, &cache, settings.inputs.jobs, progress)?;
     for (member, path, sha256, size) in files {
         entries.push(Entry::File {
             member,
