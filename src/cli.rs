@@ -175,6 +175,46 @@ pub enum Cmd {
         #[arg(long)]
         export: Option<PathBuf>,
     },
+    /// Write a BitTorrent torrent of a bundle (one per volume) with BEP 19 web seeds.
+    Torrent {
+        bundle: PathBuf,
+        /// Web seed URL (the bundle file, or a folder ending in `/`); repeatable.
+        #[arg(long = "web-seed")]
+        web_seeds: Vec<String>,
+        /// Tracker announce URL; repeatable.
+        #[arg(long = "tracker")]
+        trackers: Vec<String>,
+        #[arg(short = 'o', long)]
+        output: PathBuf,
+        #[arg(long)]
+        force: bool,
+    },
+    /// Push a bundle to an OCI registry: one layer per bundle file.
+    Push {
+        bundle: PathBuf,
+        /// oci://HOST[:PORT]/REPO:TAG
+        reference: String,
+        /// Talk HTTP instead of HTTPS (a registry inside the intranet without TLS).
+        #[arg(long)]
+        plain_http: bool,
+        /// Verify the bundle with this public key before pushing.
+        #[arg(short = 'p', long = "public-key")]
+        public: Option<PathBuf>,
+    },
+    /// Pull a bundle from an OCI registry and rebuild the byte-identical signed tar.
+    Pull {
+        /// oci://HOST[:PORT]/REPO:TAG (or @sha256:DIGEST)
+        reference: String,
+        #[arg(short = 'o', long)]
+        output: PathBuf,
+        #[arg(long)]
+        plain_http: bool,
+        /// Also verify the signature and every hash with this public key.
+        #[arg(short = 'p', long = "public-key")]
+        public: Option<PathBuf>,
+        #[arg(long)]
+        force: bool,
+    },
     /// Describe this host as a target (run on the air-gapped host).
     #[command(
         after_help = "Examples:\n  ferry probe -o target.json                       # on the offline host\n  ferry probe --python /opt/py310/bin/python3 -o py310.json\n  ferry bundle -r requirements.txt --target target.json -s ferry.key   # back on the online machine"
@@ -386,6 +426,43 @@ impl Cli {
                 public,
                 listen,
                 export,
+            }),
+            Cmd::Torrent {
+                bundle,
+                web_seeds,
+                trackers,
+                output,
+                force,
+            } => Command::Torrent(crate::torrent::Settings {
+                bundle,
+                web_seeds,
+                trackers,
+                output,
+                force,
+            }),
+            Cmd::Push {
+                bundle,
+                reference,
+                plain_http,
+                public,
+            } => Command::Push(crate::oci::PushSettings {
+                bundle,
+                reference,
+                plain_http,
+                public,
+            }),
+            Cmd::Pull {
+                reference,
+                output,
+                plain_http,
+                public,
+                force,
+            } => Command::Pull(crate::oci::PullSettings {
+                reference,
+                output,
+                plain_http,
+                public,
+                force,
             }),
             Cmd::Probe { python, output } => {
                 Command::Probe(commands::probe::Settings { python, output })

@@ -24,6 +24,10 @@ pub enum Error {
     HashCheck(Box<crate::resolve::hash_check::HashMismatch>),
     #[error(transparent)]
     Serve(#[from] crate::serve::Error),
+    #[error(transparent)]
+    Torrent(#[from] crate::torrent::Error),
+    #[error(transparent)]
+    Oci(#[from] crate::oci::Error),
     #[error("{0}")]
     Usage(String),
     #[error("{}: {source}", path.display())]
@@ -66,6 +70,8 @@ impl Error {
             Error::HashCheck(_) => 3,
             Error::Install(crate::install::Error::Usage(_)) => 2,
             Error::Serve(e) => e.exit_code(),
+            Error::Torrent(e) => e.exit_code(),
+            Error::Oci(e) => e.exit_code(),
             Error::Resolve(_)
             | Error::Fetch(_)
             | Error::Bundle(_)

@@ -6,9 +6,11 @@ pub mod inspect;
 pub mod install;
 pub mod keygen;
 pub mod lock;
+pub mod oci;
 pub mod probe;
 pub mod progress;
 pub mod serve;
+pub mod torrent;
 pub mod verify;
 
 /// What the user asked for, parsed.
@@ -23,6 +25,9 @@ pub enum Command {
     Probe(probe::Settings),
     Diff(diff::Settings),
     Serve(serve::Settings),
+    Torrent(crate::torrent::Settings),
+    Push(crate::oci::PushSettings),
+    Pull(crate::oci::PullSettings),
 }
 
 /// Moved to the inputs stage (it is what the plan is built from); re-exported for the commands.
@@ -39,6 +44,9 @@ pub fn run(command: Command) -> Result<(), crate::Error> {
         Command::Probe(s) => probe::run(s),
         Command::Diff(s) => diff::run(s),
         Command::Serve(s) => serve::run(s),
+        Command::Torrent(s) => torrent::run(s),
+        Command::Push(s) => oci::push(s),
+        Command::Pull(s) => oci::pull(s),
     }
 }
 
