@@ -170,6 +170,16 @@ pub struct InputFlags {
     /// Parallel downloads.
     #[arg(long, default_value_t = 8)]
     pub jobs: usize,
+    /// Which index a project listed on several comes from: first-match (default), first-index,
+    /// unsafe-first-match, unsafe-best-match.
+    #[arg(long)]
+    pub index_strategy: Option<String>,
+    /// PyTorch build for the torch family: auto (from the target's probe), cpu, cu121, rocm6.2, xpu, …
+    #[arg(long)]
+    pub torch_backend: Option<String>,
+    /// Root of the PyTorch wheel indexes (or a mirror of it); default FERRY_TORCH_INDEX_BASE.
+    #[arg(long)]
+    pub torch_index_base: Option<String>,
 }
 
 impl Cli {
@@ -282,6 +292,9 @@ impl InputFlags {
             skip_unbundlable: self.skip_unbundlable,
             cache_dir: self.cache_dir,
             jobs: self.jobs.max(1),
+            index_strategy: self.index_strategy,
+            torch_backend: self.torch_backend,
+            torch_index_base: self.torch_index_base,
         }
     }
 }

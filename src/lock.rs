@@ -42,6 +42,22 @@ pub struct Lock {
     /// A delta bundle: the base it builds on and the files it leaves out (see [`delta`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delta: Option<delta::Delta>,
+    /// The PyTorch backend of each target (`--torch-backend`), where its index is and why it was chosen.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub torch: Vec<TorchRecord>,
+}
+
+/// Where a target's PyTorch family came from and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TorchRecord {
+    /// Target id ([`Target::id`]).
+    pub target: String,
+    /// `cpu`, `cu121`, `rocm6.2`, `xpu`.
+    pub backend: String,
+    /// The backend's index (credentials removed).
+    pub index: String,
+    /// e.g. "cu121: driver 535.104.05 on the probed host".
+    pub reason: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -374,6 +374,7 @@ pub fn read(path: &Path, targets: &[Target], created: u64) -> Result<Lock, Pyloc
         local_paths: Vec::new(),
         skipped: Vec::new(),
         delta: None,
+        torch: Vec::new(),
     };
     lock.normalize();
     Ok(lock)
@@ -449,6 +450,7 @@ mod tests {
             local_paths: vec![],
             skipped: vec![],
             delta: None,
+            torch: vec![],
         };
         let text = render(&lock, true);
         assert!(!text.contains("secret"), "{text}");

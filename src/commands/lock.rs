@@ -95,6 +95,9 @@ pub fn make_lock(
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+        for note in &sources.notes {
+            eprintln!("note: {note}");
+        }
         let index = Arc::new(IndexClient::new(sources));
         let sdists = SdistBuilder::new(cache.join("build"), &index.sources().indexes, created);
         progress.message(&format!(
@@ -102,12 +105,19 @@ pub fn make_lock(
             plan.requirements.len(),
             plan.targets.len()
         ));
-        let pinned = resolve::resolve(plan, &index, &sdists)
-            .map_err(|e| crate::Error::Other(e.to_string()))?;
+        let resolved = resolve::resolve(plan, &index, &sdists);
+        let mut warnings = std::mem::take(&mut *index.warnings.lock().unwrap());
+        warnings.sort();
+        warnings.dedup();
+        for w in warnings {
+            eprintln!("warning: {w}");
+        }
+        let pinned = resolved.map_err(|e| crate::Error::Other(e.to_string()))?;
         (index, pinned)
     };
     let mut packages = to_locked(&pinned);
     fill_missing_hashes(&mut packages, &pinned, &cache, settings.jobs, progress)?;
+    resolve::hash_check::check(plan, &packages, &pinned)?;
     let models = if plan.models.is_empty() {
         Vec::new()
     } else {
@@ -148,6 +158,7 @@ pub fn make_lock(
         local_paths: plan.local_paths.clone(),
         skipped: plan.skipped.clone(),
         delta: None,
+        torch: torch_records(plan, index.sources()),
     };
     lock.normalize();
     Ok(Made {
@@ -155,6 +166,22 @@ pub fn make_lock(
         pinned,
         index,
     })
+}
+
+/// Per target: the PyTorch backend, its index and why (`--torch-backend`).
+fn torch_records(plan: &Plan, sources: &sources::Sources) -> Vec<crate::lock::TorchRecord> {
+    plan.targets
+        .iter()
+        .filter_map(|t| {
+            let (choice, url) = sources.torch_for(t)?;
+            Some(crate::lock::TorchRecord {
+                target: t.id(),
+                backend: choice.backend.to_string(),
+                index: redact(&url),
+                reason: choice.reason,
+            })
+        })
+        .collect()
 }
 
 fn to_locked(pinned: &[Pinned]) -> Vec<LockedPackage> {

@@ -46,6 +46,9 @@ pub struct InputSettings {
     pub skip_unbundlable: bool,
     pub cache_dir: Option<PathBuf>,
     pub jobs: usize,
+    pub index_strategy: Option<String>,
+    pub torch_backend: Option<String>,
+    pub torch_index_base: Option<String>,
 }
 
 pub fn run(command: Command) -> Result<(), crate::Error> {

@@ -232,6 +232,7 @@ impl Staging {
                 local_paths: vec![],
                 skipped: vec![],
                 delta: None,
+                torch: vec![],
             },
         }
     }
