@@ -405,7 +405,7 @@ fn file_name(f: &PyFile) -> Option<String> {
         s.split(['?', '#'])
             .next()
             .and_then(|s| s.rsplit('/').next())
-            .map(|s| percent_decode(s))
+            .map(percent_decode)
     };
     f.name
         .clone()
@@ -500,7 +500,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("pylock.toml");
         std::fs::write(&path, &text).unwrap();
-        let back = read(&path, &[b.clone()], 5).unwrap();
+        let back = read(&path, std::slice::from_ref(&b), 5).unwrap();
         let files: Vec<&str> = back.packages.iter().map(|p| p.filename.as_str()).collect();
         assert_eq!(
             files,
