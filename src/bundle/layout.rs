@@ -12,6 +12,10 @@ pub const SUMS_SIG: &str = "SHA256SUMS.minisig";
 pub(crate) const WHEELS: &str = "wheels";
 pub(crate) const MODELS: &str = "models";
 pub(crate) const HUB: &str = "models/hub";
+/// Model files that are not on a hub (local files and plain URLs named by configs).
+pub(crate) const FILES: &str = "files";
+/// `--with-ferry`: the ferry binary, `ferry/ferry-VERSION-ARCH-OS` (listed in SHA256SUMS, not in ferry.json).
+pub const FERRY_DIR: &str = "ferry";
 
 /// Check a member name (no trailing slash): relative, no `.`/`..`/empty components, under `wheels/` or
 /// `models/hub/<repo folder>/`, or one of the three top-level files.
@@ -41,7 +45,9 @@ pub fn check_member_name(name: &str) -> Result<(), String> {
         [super::pylock::PYLOCK] | [super::sbom::SBOM] => Ok(()),
         [WHEELS] | [WHEELS, _] => Ok(()),
         [WHEELS, ..] => Err("nested folder under wheels/".into()),
+        [FERRY_DIR] | [FERRY_DIR, _] => Ok(()),
         [MODELS] | [MODELS, "hub"] => Ok(()),
+        [FILES] | [FILES, _, ..] => Ok(()),
         [MODELS, "hub", folder, ..] => {
             if is_repo_folder(folder) {
                 Ok(())
@@ -52,14 +58,18 @@ pub fn check_member_name(name: &str) -> Result<(), String> {
             }
         }
         _ => Err(format!(
-            "not under {MANIFEST}, {SUMS}, {SUMS_SIG}, {WHEELS}/ or {HUB}/"
+            "not under {MANIFEST}, {SUMS}, {SUMS_SIG}, {WHEELS}/, {FILES}/, {FERRY_DIR}/ or {HUB}/"
         )),
     }
 }
 
 /// `wheels`, `models`, `models/hub` and the repo folders are folders, never files or links.
 pub(crate) fn must_be_folder(name: &str) -> bool {
-    name == WHEELS || name == MODELS || (name.starts_with(HUB) && name.split('/').count() <= 3)
+    name == WHEELS
+        || name == MODELS
+        || name == FILES
+        || name == FERRY_DIR
+        || (name.starts_with(HUB) && name.split('/').count() <= 3)
 }
 
 fn is_repo_folder(folder: &str) -> bool {
@@ -188,6 +198,11 @@ pub(crate) fn check_manifest(
             continue; // a delta leaves it to its base
         }
         expect(member, &p.sha256, p.size)?;
+    }
+    for f in &lock.files {
+        let member = format!("{FILES}/{}", f.name);
+        check_member_name(&member).map_err(|e| (member.clone(), e))?;
+        expect(member, &f.sha256, f.size)?;
     }
     for m in &lock.models {
         let folder = model_folder(m);

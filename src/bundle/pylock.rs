@@ -393,8 +393,9 @@ pub fn read(path: &Path, targets: &[Target], created: u64) -> Result<Lock, Pyloc
         models: Vec::new(),
         local_paths: Vec::new(),
         skipped: Vec::new(),
-        delta: None,
         torch: Vec::new(),
+        files: Vec::new(),
+        delta: None,
     };
     lock.normalize();
     Ok(lock)
@@ -469,8 +470,9 @@ mod tests {
             models: vec![],
             local_paths: vec![],
             skipped: vec![],
-            delta: None,
             torch: vec![],
+            files: vec![],
+            delta: None,
         };
         let text = render(&lock, true);
         assert!(!text.contains("secret"), "{text}");

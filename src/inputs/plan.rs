@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::config::{self, parse_hub_ref};
 use super::manifest::{self, Manifest};
+use super::Pick;
 use super::{requirements, BinaryRule, Error, IndexOptions, ModelRequest, Plan};
 use crate::commands::InputSettings;
 use crate::target::Target;
@@ -77,6 +78,15 @@ pub fn build_with(
     }
     plan.index = merge_sources(file_options, &m, settings);
     merge_index_rules(&mut plan.index, &m, settings)?;
+    for v in &settings.only_binary {
+        requirements::binary_rule(v, &mut plan.index.only_binary, &mut plan.index.no_binary)
+            .map_err(|why| Error::Usage(format!("--only-binary {v}: {why}")))?;
+    }
+    for v in &settings.no_binary {
+        requirements::binary_rule(v, &mut plan.index.no_binary, &mut plan.index.only_binary)
+            .map_err(|why| Error::Usage(format!("--no-binary {v}: {why}")))?;
+    }
+    plan.index.require_hashes |= settings.require_hashes;
     plan.hf_endpoint = settings.hf_endpoint.clone().or(m.hf_endpoint.clone());
 
     plan.models = manifest_models(&m);
@@ -86,8 +96,13 @@ pub fn build_with(
     }
     for path in &config_files {
         plan.inputs.push(format!("--config {}", path.display()));
-        let c = config::read(path)?;
+        let opts = config::ReadOptions {
+            skip_missing: settings.skip_missing,
+        };
+        let c = config::read_with(path, opts)?;
         plan.models.extend(c.models);
+        plan.files.extend(c.files);
+        plan.warnings.extend(c.warnings);
         for p in c.local_paths {
             if !plan.local_paths.contains(&p) {
                 plan.local_paths.push(p);
@@ -95,7 +110,29 @@ pub fn build_with(
         }
     }
     config::dedup(&mut plan.models);
+    if plan.requirements.is_empty()
+        && plan.models.is_empty()
+        && plan.files.is_empty()
+        && !config_files.is_empty()
+    {
+        let mut message = format!(
+            "nothing to bundle: {} names no model that any trainer reads",
+            config_files
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        for w in &plan.warnings {
+            message.push_str(&format!("\n  {w}"));
+        }
+        return Err(Error::Usage(message));
+    }
 
+    plan.target_is_host = m.targets.is_empty()
+        && settings.target_files.is_empty()
+        && settings.python_versions.is_empty()
+        && settings.platforms.is_empty();
     plan.targets = targets(&m, settings, local)?;
     for t in &settings.target_files {
         plan.inputs.push(format!("--target {}", t.display()));
@@ -216,6 +253,7 @@ fn manifest_models(m: &Manifest) -> Vec<ModelRequest> {
             variant: model.variant.clone(),
             reason: None,
             origin: format!("{} (models[{i}])", m.path.display()),
+            pick: Pick::Default,
         })
         .collect()
 }
@@ -233,6 +271,7 @@ fn flag_model(value: &str, s: &InputSettings) -> Result<ModelRequest, Error> {
         variant: s.variant.clone(),
         reason: None,
         origin: format!("--model {value}"),
+        pick: Pick::Default,
     })
 }
 
@@ -412,6 +451,7 @@ mod tests {
             extra_index_urls: strings(&["http://127.0.0.1:4/simple"]),
             python_versions: strings(&["3.11"]),
             platforms: strings(&["win_amd64"]),
+            skip_missing: true,
             ..InputSettings::default()
         };
         let p = build_with(&settings, &no_python).unwrap();

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 pub mod delta;
 pub mod error;
+pub mod files;
 pub mod installed;
 pub mod journal;
 pub mod models;
@@ -52,6 +53,8 @@ pub struct Options {
     pub hf_home: Option<PathBuf>,
     /// Plain folders `DIR/ORG/NAME` instead of the HF cache.
     pub local_dir: Option<PathBuf>,
+    /// Where files that are not on a hub (`files/` in the bundle) go: `DIR/NAME`.
+    pub files_dir: Option<PathBuf>,
     pub only: Option<Only>,
     pub compile_bytecode: bool,
 }
@@ -86,6 +89,11 @@ pub struct Summary {
     pub unchanged: Vec<PackageSummary>,
     pub models_dir: Option<PathBuf>,
     pub models: Vec<models::ModelSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files: Option<files::FilesSummary>,
+    /// How the models were laid out in the HF cache.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_layout: Option<models::CacheLayout>,
 }
 
 /// A wheel ready to stage.
@@ -104,7 +112,8 @@ pub fn install_extracted(
     reporter: &dyn Reporter,
 ) -> Result<Summary, Error> {
     let wheels = opts.only != Some(Only::Models) && !lock.packages.is_empty();
-    let models = opts.only != Some(Only::Wheels) && !lock.models.is_empty();
+    let models =
+        opts.only != Some(Only::Wheels) && (!lock.models.is_empty() || !lock.files.is_empty());
     let mut created_venv = None;
     if wheels {
         let root = opts.venv.as_deref().ok_or_else(|| {
@@ -112,12 +121,15 @@ pub fn install_extracted(
                 "the bundle holds Python packages: pass --venv DIR (or --only models)".into(),
             )
         })?;
+        venv::check_folder(root)?;
         if !venv::exists(root) {
             reporter.step(&format!("creating venv {}", root.display()));
             if !root.exists() {
                 created_venv = Some(root.to_path_buf());
             }
-            venv::create(root, opts.python.as_deref())?;
+            // Windows installs name their interpreter `python`, not `python3`.
+            let windows_default = windows_only(lock).then_some(Path::new("python"));
+            venv::create(root, opts.python.as_deref().or(windows_default))?;
         }
     }
     let result = install_inner(staging, lock, opts, reporter, wheels, models);
@@ -144,7 +156,11 @@ fn install_inner(
     let build_dir = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
     if wheels {
         let root = opts.venv.as_deref().expect("checked by the caller");
-        let v = venv::open(root)?;
+        let v = if venv::is_windows_layout(root) {
+            venv::open_windows(root, &lock.targets)?
+        } else {
+            venv::open(root)?
+        };
         summary.venv = Some(v.root.clone());
         summary.target = Some(v.target.id());
         let plan = plan_wheels(staging, lock, &v, build_dir.path(), reporter, &mut summary)?;
@@ -193,7 +209,38 @@ fn install_inner(
         venv = Some(v);
     }
     let mut model_txn = None;
-    if models {
+    let mut files_txn = None;
+    if models && !lock.files.is_empty() {
+        match &opts.files_dir {
+            Some(dir) => {
+                let dest = std::path::absolute(dir).at(dir)?;
+                reporter.step(&format!(
+                    "staging {} files in {}",
+                    lock.files.len(),
+                    dest.display()
+                ));
+                let mut t = txn::Txn::new(&dest)?;
+                summary.files = Some(files::stage(
+                    &staging.join("files"),
+                    &lock.files,
+                    &dest,
+                    &mut t,
+                )?);
+                files_txn = Some(t);
+            }
+            None => {
+                reporter.step(&format!(
+                    "{} files that are not on a hub are not installed: pass --files-dir DIR",
+                    lock.files.len()
+                ));
+                summary.files = Some(files::FilesSummary {
+                    not_installed: lock.files.iter().map(|f| f.name.clone()).collect(),
+                    ..Default::default()
+                });
+            }
+        }
+    }
+    if models && !lock.models.is_empty() {
         let hub = staging.join("models").join("hub");
         let (dest, local) = match &opts.local_dir {
             Some(dir) => (dir.clone(), true),
@@ -211,11 +258,18 @@ fn install_inner(
             dest.display()
         ));
         let mut t = txn::Txn::new(&dest)?;
+        // Windows targets get the layout huggingface_hub writes where symlinks are unavailable.
+        let layout = if windows_only(lock) {
+            models::CacheLayout::NoSymlinks
+        } else {
+            models::CacheLayout::Symlinks
+        };
         summary.models = if local {
             models::stage_local(&hub, &lock.models, &dest, &mut t)?
         } else {
-            models::stage_cache(&hub, &lock.models, &dest, &mut t)?
+            models::stage_cache_as(&hub, &lock.models, &dest, &mut t, layout)?
         };
+        summary.cache_layout = (!local).then_some(layout);
         summary.models_dir = Some(dest);
         model_txn = Some(t);
     }
@@ -238,6 +292,22 @@ fn install_inner(
             return Err(err);
         }
     }
+    if let Some(t) = files_txn.as_mut() {
+        if let Err(err) = t.apply(&mut steps) {
+            for undo in [model_txn.as_mut(), wheel_txn.as_mut()]
+                .into_iter()
+                .flatten()
+            {
+                if let Err(rb) = undo.undo() {
+                    return Err(Error::RollbackFailed {
+                        why: err.to_string(),
+                        rollback: rb.to_string(),
+                    });
+                }
+            }
+            return Err(err);
+        }
+    }
     if let (Some(t), Some(v)) = (wheel_txn, &venv) {
         let removed = t.finish();
         txn::prune_empty_parents(&removed, &v.root);
@@ -249,7 +319,19 @@ fn install_inner(
     if let Some(t) = model_txn {
         t.finish();
     }
+    if let Some(t) = files_txn {
+        t.finish();
+    }
     Ok(summary)
+}
+
+/// Every target of the bundle is a Windows one (`win32`, `win_amd64`, `win_arm64`).
+pub fn windows_only(lock: &Lock) -> bool {
+    !lock.targets.is_empty()
+        && lock
+            .targets
+            .iter()
+            .all(|t| t.platforms.iter().all(|p| p.starts_with("win")))
 }
 
 /// Choose, verify, build (sdists) and inspect the wheels to install; skip those already installed.
@@ -385,6 +467,7 @@ impl std::fmt::Display for Summary {
                 self.target.as_deref().unwrap_or("?")
             )?;
         }
+        use crate::types::{human_size, plural};
         for p in &self.installed {
             match &p.replaced {
                 Some(old) => writeln!(f, "  installed {} {} (was {old})", p.name, p.version)?,
@@ -392,21 +475,48 @@ impl std::fmt::Display for Summary {
             }
         }
         if !self.unchanged.is_empty() {
+            let n = self.unchanged.len();
+            let verb = if n == 1 { "was" } else { "were" };
             writeln!(
                 f,
-                "  {} packages already installed, unchanged",
-                self.unchanged.len()
+                "  {} {verb} already installed, unchanged",
+                plural(n, "package")
             )?;
         }
         if let Some(dir) = &self.models_dir {
-            writeln!(f, "models in {}", dir.display())?;
+            match self.cache_layout {
+                Some(models::CacheLayout::NoSymlinks) => writeln!(
+                    f,
+                    "models in {} (files in snapshots/, no symlinks: the Windows layout)",
+                    dir.display()
+                )?,
+                _ => writeln!(f, "models in {}", dir.display())?,
+            }
         }
         for m in &self.models {
             writeln!(
                 f,
-                "  {} @ {}: {} files, {} reused, {} bytes copied",
-                m.repo, m.commit, m.files, m.reused, m.bytes_copied
+                "  {} @ {}: {}, {} reused, {} copied",
+                m.repo,
+                m.commit,
+                plural(m.files, "file"),
+                m.reused,
+                human_size(m.bytes_copied)
             )?;
+        }
+        if let Some(files) = &self.files {
+            if let Some(dir) = &files.dir {
+                writeln!(
+                    f,
+                    "files in {}: {} installed, {} unchanged",
+                    dir.display(),
+                    files.installed.len(),
+                    files.unchanged.len()
+                )?;
+            }
+            for name in &files.not_installed {
+                writeln!(f, "  files/{name} not installed (pass --files-dir DIR)")?;
+            }
         }
         Ok(())
     }

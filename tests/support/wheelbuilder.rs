@@ -229,10 +229,11 @@ impl Staging {
                 hf_endpoint: None,
                 packages: vec![],
                 models: vec![],
+                files: vec![],
                 local_paths: vec![],
                 skipped: vec![],
-                delta: None,
                 torch: vec![],
+                delta: None,
             },
         }
     }
@@ -302,6 +303,7 @@ impl Staging {
             commit: commit.parse().unwrap(),
             source_repo: None,
             reason: None,
+            origins: vec![],
             files: locked,
         });
         self.save();
