@@ -118,14 +118,20 @@ pub struct InputFlags {
     pub requirements: Vec<PathBuf>,
     #[arg(short = 'c', long = "constraint")]
     pub constraints: Vec<PathBuf>,
-    /// LoRA training config (YAML, TOML or JSON).
+    /// Training config (kohya sd-scripts / lora-scripts TOML, kohya_ss GUI JSON, ai-toolkit YAML). Carries
+    /// the models it names (repo ids, hub URLs, plain URLs, local files) and the tokenizers the trainer loads
+    /// at run time for its family. Default file choice: a pipeline's from_pretrained files without the
+    /// safety checker; one root file for single-file families (Flux, SD3, …); a VAE's vae/ folder;
+    /// tokenizer files only for run-time tokenizers (see docs/configs.md).
     #[arg(long = "config")]
     pub configs: Vec<PathBuf>,
     /// Hugging Face repo, REPO[@REVISION].
     #[arg(long = "model")]
     pub models: Vec<String>,
+    /// Take only these files of --model (huggingface_hub glob rules); a pattern matching nothing is an error.
     #[arg(long)]
     pub include: Vec<String>,
+    /// Leave out these files of --model; a pattern matching nothing is an error.
     #[arg(long)]
     pub exclude: Vec<String>,
     /// Precision variant for diffusers pipelines (e.g. fp16).
