@@ -297,6 +297,49 @@ cache_text_encoder_outputs = true
 }
 
 #[test]
+fn the_example_flux_config_locks_as_shipped() {
+    let hub = flux_hub();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests/configs/flux_lora.toml");
+    std::fs::copy(&example, d.join("flux_lora.toml")).unwrap();
+    let mut cmd = ferry(d);
+    cmd.args([
+        "lock",
+        "--config",
+        "flux_lora.toml",
+        "--hf-endpoint",
+        &hub.url,
+        "-o",
+        "e.lock",
+    ])
+    .env("HF_TOKEN", TOKEN);
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", describe(&cmd, &out));
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("warning"),
+        "{}",
+        describe(&cmd, &out)
+    );
+    let lock = json(&d.join("e.lock"));
+    let repos: Vec<&str> = lock["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["repo"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        repos,
+        [
+            "black-forest-labs/FLUX.1-dev",
+            "comfyanonymous/flux_text_encoders",
+            "google/t5-v1_1-xxl",
+            "openai/clip-vit-large-patch14"
+        ]
+    );
+}
+
+#[test]
 fn lora_scripts_sdxl_local_checkpoint_and_a_pipeline_named_as_vae() {
     let hub = HubServer::start();
     hub.add_model("org/sdxl-pipeline", diffusers_repo());
