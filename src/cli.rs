@@ -43,6 +43,9 @@ pub enum Cmd {
         inputs: InputFlags,
         #[arg(short = 'o', long, default_value = "ferry.lock")]
         output: PathBuf,
+        /// `ferry` (ferry.lock, JSON) or `pylock` (PEP 751; -o defaults to pylock.toml).
+        #[arg(long, value_parser = ["ferry", "pylock"], default_value = "ferry")]
+        format: String,
     },
     /// Resolve, download, pack and sign a bundle.
     Bundle {
@@ -61,6 +64,9 @@ pub enum Cmd {
         /// Print what would be downloaded and the total size, then stop.
         #[arg(long)]
         dry_run: bool,
+        /// Delta bundle: leave out every file OLD (a lock or a bundle) already carried.
+        #[arg(long, value_name = "OLD")]
+        have: Option<PathBuf>,
     },
     /// Check a bundle's signature and every hash.
     Verify {
@@ -99,6 +105,28 @@ pub enum Cmd {
         compile_bytecode: bool,
         #[arg(long)]
         json: bool,
+    },
+    /// What changed between two bundles or locks (packages, licences, models, size).
+    Diff {
+        old: PathBuf,
+        new: PathBuf,
+        #[arg(long)]
+        json: bool,
+        /// Download cache to read licences of locked wheels from (locks only).
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
+    },
+    /// Serve verified bundles as a package index, a Hugging Face hub endpoint and web seeds.
+    Serve {
+        #[arg(required = true)]
+        bundles: Vec<PathBuf>,
+        #[arg(short = 'p', long = "public-key", default_value = "ferry.pub")]
+        public: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Write a static PEP 503 index (pages, files, .metadata) into DIR and exit.
+        #[arg(long)]
+        export: Option<PathBuf>,
     },
     /// Describe this host as a target (run on the air-gapped host).
     Probe {
@@ -193,9 +221,17 @@ impl Cli {
                 unencrypted,
                 force,
             }),
-            Cmd::Lock { inputs, output } => Command::Lock(commands::lock::Settings {
-                inputs: inputs.into_settings(),
+            Cmd::Lock {
+                inputs,
                 output,
+                format,
+            } => Command::Lock(commands::lock::Settings {
+                inputs: inputs.into_settings(),
+                output: match (format.as_str(), output.to_str()) {
+                    ("pylock", Some("ferry.lock")) => PathBuf::from("pylock.toml"),
+                    _ => output,
+                },
+                pylock: format == "pylock",
             }),
             Cmd::Bundle {
                 inputs,
@@ -204,6 +240,7 @@ impl Cli {
                 locked,
                 split,
                 dry_run,
+                have,
             } => Command::Bundle(commands::bundle::Settings {
                 inputs: inputs.into_settings(),
                 output,
@@ -211,6 +248,7 @@ impl Cli {
                 locked,
                 split,
                 dry_run,
+                have,
             }),
             Cmd::Verify { bundle, public } => {
                 Command::Verify(commands::verify::Settings { bundle, public })
@@ -240,6 +278,28 @@ impl Cli {
                 only,
                 compile_bytecode,
                 json,
+            }),
+            Cmd::Diff {
+                old,
+                new,
+                json,
+                cache_dir,
+            } => Command::Diff(commands::diff::Settings {
+                old,
+                new,
+                json,
+                cache_dir,
+            }),
+            Cmd::Serve {
+                bundles,
+                public,
+                listen,
+                export,
+            } => Command::Serve(commands::serve::Settings {
+                bundles,
+                public,
+                listen,
+                export,
             }),
             Cmd::Probe { python, output } => {
                 Command::Probe(commands::probe::Settings { python, output })

@@ -4,6 +4,8 @@ use serde::{Deserialize, Serialize};
 use crate::target::Target;
 use crate::types::{CommitSha, PackageName, RepoId, RepoKind, Sha256};
 
+pub mod delta;
+
 pub const FORMAT_VERSION: u32 = 1;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +45,9 @@ pub struct Lock {
     /// The PyTorch backend of each target (`--torch-backend`), where its index is and why it was chosen.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub torch: Vec<TorchRecord>,
+    /// A delta bundle: the base it builds on and the files it leaves out (see [`delta`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta: Option<delta::Delta>,
 }
 
 /// Where a target's PyTorch family came from and why.
@@ -167,6 +172,9 @@ impl Lock {
             .sort_by(|a, b| (&a.repo, a.kind).cmp(&(&b.repo, b.kind)));
         for m in &mut self.models {
             m.files.sort_by(|a, b| a.path.cmp(&b.path));
+        }
+        if let Some(d) = &mut self.delta {
+            d.normalize();
         }
         self.files.sort_by(|a, b| a.name.cmp(&b.name));
     }

@@ -40,6 +40,7 @@ pub fn check_member_name(name: &str) -> Result<(), String> {
     }
     match parts.as_slice() {
         [MANIFEST] | [SUMS] | [SUMS_SIG] => Ok(()),
+        [super::pylock::PYLOCK] | [super::sbom::SBOM] => Ok(()),
         [WHEELS] | [WHEELS, _] => Ok(()),
         [WHEELS, ..] => Err("nested folder under wheels/".into()),
         [MODELS] | [MODELS, "hub"] => Ok(()),
@@ -189,6 +190,9 @@ pub(crate) fn check_manifest(
             return Err((member, "package filename contains '/'".into()));
         }
         check_member_name(&member).map_err(|e| (member.clone(), e))?;
+        if lock.omits(&member) {
+            continue; // a delta leaves it to its base
+        }
         expect(member, &p.sha256, p.size)?;
     }
     for f in &lock.files {
@@ -204,7 +208,9 @@ pub(crate) fn check_manifest(
                 return Err((member, "blob name contains '/'".into()));
             }
             check_member_name(&member).map_err(|e| (member.clone(), e))?;
-            expect(member, &f.sha256, f.size)?;
+            if !lock.omits(&member) {
+                expect(member, &f.sha256, f.size)?;
+            }
             let link = format!("{folder}/snapshots/{}/{}", m.commit, f.path);
             check_member_name(&link).map_err(|e| (link.clone(), e))?;
             let target = snapshot_link_target(&f.path, &f.blob);

@@ -79,7 +79,10 @@ pub fn run(s: Settings) -> Result<(), crate::Error> {
         compile_bytecode: s.compile_bytecode,
     };
     let reporter: &dyn Reporter = if s.json { &install::Silent } else { &Lines };
-    let summary = install::install_extracted(staging.path(), &verified.lock, &opts, reporter)?;
+    // A delta: its base must be in place (checked before anything changes).
+    let lock = install::delta::check_base(&verified.lock, &opts)?;
+    let summary = install::install_extracted(staging.path(), &lock, &opts, reporter)?;
+    install::delta::finish(&verified.lock, &opts, reporter)?;
     if s.json {
         println!(
             "{}",

@@ -14,13 +14,19 @@ use crate::resolve::{self, sdist::SdistBuilder, Pinned};
 pub struct Settings {
     pub inputs: super::InputSettings,
     pub output: PathBuf,
+    /// `--format pylock`: write a PEP 751 pylock.toml instead of ferry.lock.
+    pub pylock: bool,
 }
 
 pub fn run(settings: Settings) -> Result<(), crate::Error> {
     let plan = inputs::plan::build(&settings.inputs)?;
     let progress = super::progress();
     let made = make_lock(&plan, &settings.inputs, progress.as_ref())?;
-    super::write_atomic(&settings.output, made.lock.to_json().as_bytes())?;
+    let text = match settings.pylock {
+        true => crate::bundle::pylock::render(&made.lock, false),
+        false => made.lock.to_json(),
+    };
+    super::write_atomic(&settings.output, text.as_bytes())?;
     eprintln!(
         "locked {} packages and {} models for {} target(s) into {}",
         made.lock.packages.len(),
@@ -162,6 +168,7 @@ pub fn make_lock(
         local_paths: plan.local_paths.clone(),
         skipped: plan.skipped.clone(),
         torch: torch_records(plan, index.sources()),
+        delta: None,
     };
     lock.normalize();
     Ok(Made {

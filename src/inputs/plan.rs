@@ -262,6 +262,17 @@ fn flag_model(value: &str, s: &InputSettings) -> Result<ModelRequest, Error> {
     })
 }
 
+/// Only the targets of the manifest and flags, for inputs that are already locked (`--locked pylock.toml`).
+pub fn targets_only(settings: &InputSettings) -> Result<Vec<Target>, Error> {
+    let m = match &settings.manifest {
+        Some(path) => manifest::read(path)?,
+        None => Manifest::default(),
+    };
+    targets(&m, settings, &|| {
+        crate::host::detect(None).map_err(|e| e.to_string())
+    })
+}
+
 /// Manifest targets, `--target` files and `--python-version` × `--platform`; the local Python when none.
 fn targets(
     m: &Manifest,

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 
+pub mod delta;
 pub mod error;
 pub mod files;
 pub mod installed;

@@ -231,6 +231,7 @@ mod tests {
             local_paths: vec![],
             skipped: vec![],
             torch: vec![],
+            delta: None,
         }
     }
 

@@ -166,6 +166,7 @@ pub fn fixture() -> Fixture {
         local_paths: vec![],
         skipped: vec![],
         torch: vec![],
+        delta: None,
     };
 
     let repo = "models/hub/models--org--tiny";

@@ -3,6 +3,7 @@
 pub mod file_server;
 pub mod hub_server;
 pub mod index_server;
+pub mod review_world;
 pub mod torch_index;
 pub mod wheelbuilder;
 pub mod wheels;
