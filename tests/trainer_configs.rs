@@ -254,6 +254,12 @@ cache_text_encoder_outputs = true
         .current_dir(&x));
     let sums = std::fs::read_to_string(x.join("SHA256SUMS")).unwrap();
     assert!(sums.contains("files/loras/style.safetensors"), "{sums}");
+    let sbom = std::fs::read_to_string(x.join("sbom.cdx.json")).unwrap();
+    assert!(
+        sbom.contains("files/chara_flux.safetensors")
+            && sbom.contains(&support::hub_server::sha256_hex(&lora)),
+        "the SBOM lists files that are not on a hub: {sbom}"
+    );
 
     let home = d.join("hf");
     let out_files = d.join("trainer");
