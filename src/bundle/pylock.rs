@@ -375,7 +375,6 @@ pub fn read(path: &Path, targets: &[Target], created: u64) -> Result<Lock, Pyloc
         local_paths: Vec::new(),
         skipped: Vec::new(),
         torch: Vec::new(),
-        files: Vec::new(),
         delta: None,
     };
     lock.normalize();
@@ -453,7 +452,6 @@ mod tests {
             local_paths: vec![],
             skipped: vec![],
             torch: vec![],
-            files: vec![],
             delta: None,
         };
         let text = render(&lock, true);
