@@ -241,16 +241,21 @@ pub struct InputFlags {
     /// Constraints file in pip syntax. Repeatable.
     #[arg(short = 'c', long = "constraint", help_heading = "Inputs")]
     pub constraints: Vec<PathBuf>,
-    /// LoRA training config (YAML, TOML or JSON): its models and the trainer's run-time repos. Repeatable.
+    /// Training config (kohya sd-scripts / lora-scripts TOML, kohya_ss GUI JSON, ai-toolkit YAML): the models
+    /// it names (repo ids, hub URLs, plain URLs, local files) and the tokenizers the trainer loads at run
+    /// time for its family. Default file choice: a pipeline's from_pretrained files without the safety
+    /// checker; the root file for single-file families (Flux, SD3, …); a VAE's vae/ folder; tokenizer files
+    /// only for run-time tokenizers (docs/configs.md). Repeatable.
     #[arg(long = "config", help_heading = "Inputs")]
     pub configs: Vec<PathBuf>,
     /// Hugging Face repo, REPO[@REVISION] or a hub URL. Repeatable.
     #[arg(long = "model", help_heading = "Inputs")]
     pub models: Vec<String>,
-    /// Only the --model files matching GLOB (e.g. '*.json'). Repeatable.
+    /// Only the --model files matching GLOB (e.g. '*.json'); a pattern matching no file is an error.
+    /// Repeatable.
     #[arg(long, value_name = "GLOB", help_heading = "Inputs")]
     pub include: Vec<String>,
-    /// Leave out the --model files matching GLOB. Repeatable.
+    /// Leave out the --model files matching GLOB; a pattern matching no file is an error. Repeatable.
     #[arg(long, value_name = "GLOB", help_heading = "Inputs")]
     pub exclude: Vec<String>,
     /// Precision variant for diffusers pipelines (e.g. fp16).

@@ -391,10 +391,10 @@ pub fn read(path: &Path, targets: &[Target], created: u64) -> Result<Lock, Pyloc
         hf_endpoint: None,
         packages: by_file.into_values().collect(),
         models: Vec::new(),
+        files: Vec::new(),
         local_paths: Vec::new(),
         skipped: Vec::new(),
         torch: Vec::new(),
-        files: Vec::new(),
         delta: None,
     };
     lock.normalize();
@@ -468,10 +468,10 @@ mod tests {
                 package("old", "2.0", "old-2.0-py3-none-any.whl", &[&ib]),
             ],
             models: vec![],
+            files: vec![],
             local_paths: vec![],
             skipped: vec![],
             torch: vec![],
-            files: Vec::new(),
             delta: None,
         };
         let text = render(&lock, true);
