@@ -240,6 +240,16 @@ pub struct InputFlags {
     /// Not available: answered with a hint.
     #[arg(long, hide = true, num_args = 0, default_missing_value = "", value_parser = no_deps_hint)]
     pub no_deps: Option<String>,
+    /// Which index a project listed on several comes from: first-match (default), first-index,
+    /// unsafe-first-match, unsafe-best-match.
+    #[arg(long)]
+    pub index_strategy: Option<String>,
+    /// PyTorch build for the torch family: auto (from the target's probe), cpu, cu121, rocm6.2, xpu, …
+    #[arg(long)]
+    pub torch_backend: Option<String>,
+    /// Root of the PyTorch wheel indexes (or a mirror of it); default FERRY_TORCH_INDEX_BASE.
+    #[arg(long)]
+    pub torch_index_base: Option<String>,
 }
 
 impl Cli {
@@ -344,6 +354,9 @@ impl InputFlags {
             only_binary: self.only_binary,
             no_binary: self.no_binary,
             require_hashes: self.require_hashes,
+            index_strategy: self.index_strategy,
+            torch_backend: self.torch_backend,
+            torch_index_base: self.torch_index_base,
         }
     }
 }

@@ -17,6 +17,9 @@ pub enum Error {
     Sources(#[from] crate::fetch::sources::SourceError),
     #[error(transparent)]
     Install(#[from] crate::install::Error),
+    /// `--hash` pinned for a requirement and the file's sha256 differ (exit 3: verification failed).
+    #[error(transparent)]
+    HashCheck(#[from] crate::resolve::hash_check::HashMismatch),
     #[error("{0}")]
     Usage(String),
     #[error("{}: {source}", path.display())]
@@ -49,6 +52,7 @@ impl Error {
             Error::Bundle(e) if e.is_verification() => 3,
             Error::Bundle(e) if e.is_usage() => 2,
             Error::Install(e) if e.is_verification() => 3,
+            Error::HashCheck(_) => 3,
             Error::Install(crate::install::Error::Usage(_)) => 2,
             Error::Resolve(_)
             | Error::Fetch(_)

@@ -37,6 +37,22 @@ pub struct Lock {
     /// Requirement lines skipped under `--skip-unbundlable`, with file:line.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<String>,
+    /// The PyTorch backend of each target (`--torch-backend`), where its index is and why it was chosen.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub torch: Vec<TorchRecord>,
+}
+
+/// Where a target's PyTorch family came from and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TorchRecord {
+    /// Target id ([`Target::id`]).
+    pub target: String,
+    /// `cpu`, `cu121`, `rocm6.2`, `xpu`.
+    pub backend: String,
+    /// The backend's index (credentials removed).
+    pub index: String,
+    /// e.g. "cu121: driver 535.104.05 on the probed host".
+    pub reason: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

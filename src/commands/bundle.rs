@@ -119,18 +119,21 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
             _ => 0,
         })
         .sum();
-    progress.message(&format!(
-        "packing {} into {}",
-        plural(entries.len(), "file"),
-        out.display()
-    ));
+
     let opts = WriteOptions {
         mtime: lock.created,
         split,
         trusted_comment: bundle::default_trusted_comment(&lock.name, lock.created),
     };
     let key = key.expect("loaded unless --dry-run");
-    let meter = term.meter("packing", file_bytes);
+    let meter = term.meter(
+        &format!(
+            "packing {} into {}",
+            plural(entries.len(), "file"),
+            out.display()
+        ),
+        file_bytes,
+    );
     let summary = bundle::write_reporting(&lock, entries, &key, &out, &opts, &|n| meter.add(n))?;
     meter.finish();
     let shown: Vec<String> = summary

@@ -44,6 +44,18 @@ fn package_note(p: &LockedPackage) -> Vec<String> {
     notes
 }
 
+/// Where a PyTorch-family file came from and why ("PyTorch cu121 index: driver 535.104 on the probed host").
+fn torch_note(lock: &crate::lock::Lock, p: &LockedPackage) -> Option<String> {
+    if !crate::accel::in_torch_family(&p.name) {
+        return None;
+    }
+    let r = lock
+        .torch
+        .iter()
+        .find(|r| p.targets.contains(&r.target) && p.url.starts_with(&r.index))?;
+    Some(format!("PyTorch {} index: {}", r.backend, r.reason))
+}
+
 fn to_json(front: &Front) -> serde_json::Value {
     let lock = &front.lock;
     let package_bytes: u64 = lock.packages.iter().map(|p| p.size).sum();
@@ -58,7 +70,9 @@ fn to_json(front: &Front) -> serde_json::Value {
             "id": t.id(),
             "python": t.python,
             "platforms": t.platforms,
+            "nvidia_driver": t.nvidia_driver,
         })).collect::<Vec<_>>(),
+        "torch": lock.torch,
         "signer_key_id": front.signer_key_id,
         "volumes": front.volumes,
         "bundle_bytes": front.bytes,
@@ -74,6 +88,7 @@ fn to_json(front: &Front) -> serde_json::Value {
             "needs_compiler": p.needs_compiler,
             "reason": p.reason,
             "built_from": p.built_from,
+            "source": torch_note(lock, p),
         })).collect::<Vec<_>>(),
         "models": lock.models.iter().map(|m| json!({
             "repo": m.repo,
@@ -123,6 +138,12 @@ fn to_text(front: &Front) -> String {
             t.platforms.join(", ")
         ));
     }
+    for r in &lock.torch {
+        line(format!(
+            "torch:    {} for {} from {} ({})",
+            r.backend, r.target, r.index, r.reason
+        ));
+    }
     let package_bytes: u64 = lock.packages.iter().map(|p| p.size).sum();
     line(String::new());
     line(format!(
@@ -169,7 +190,8 @@ fn to_text(front: &Front) -> String {
         line(format!("  {}", cells(&header, &widths)));
     }
     for (row, p) in rows.iter().zip(&lock.packages) {
-        let notes = package_note(p);
+        let mut notes = package_note(p);
+        notes.extend(torch_note(lock, p));
         let notes = if notes.is_empty() {
             String::new()
         } else {

@@ -130,6 +130,9 @@ pub fn make_lock(
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+        for note in &sources.notes {
+            eprintln!("note: {note}");
+        }
         let index = Arc::new(IndexClient::new(sources));
         let sdists = SdistBuilder::new(cache.join("build"), &index.sources().indexes, created);
         progress.message(&format!(
@@ -137,8 +140,14 @@ pub fn make_lock(
             plural(plan.requirements.len(), "requirement"),
             plural(plan.targets.len(), "target")
         ));
-        let mut pinned = resolve::resolve(plan, &index, &sdists)
-            .map_err(|e| crate::Error::Other(e.to_string()))?;
+        let resolved = resolve::resolve(plan, &index, &sdists);
+        let mut warnings = std::mem::take(&mut *index.warnings.lock().unwrap());
+        warnings.sort();
+        warnings.dedup();
+        for w in warnings {
+            eprintln!("warning: {w}");
+        }
+        let mut pinned = resolved.map_err(|e| crate::Error::Other(e.to_string()))?;
         if !settings.no_pip && !plan.index.require_hashes {
             add_pip(plan, &index, &sdists, &mut pinned, progress);
         }
@@ -146,6 +155,7 @@ pub fn make_lock(
     };
     let mut packages = to_locked(&pinned);
     fill_missing_hashes(&mut packages, &pinned, &cache, settings.jobs, progress)?;
+    resolve::hash_check::check(plan, &packages, &pinned)?;
     let models = if plan.models.is_empty() {
         Vec::new()
     } else {
@@ -185,6 +195,7 @@ pub fn make_lock(
         models,
         local_paths: plan.local_paths.clone(),
         skipped: plan.skipped.clone(),
+        torch: torch_records(plan, index.sources()),
     };
     lock.normalize();
     Ok(Made {
@@ -192,6 +203,22 @@ pub fn make_lock(
         pinned,
         index,
     })
+}
+
+/// Per target: the PyTorch backend, its index and why (`--torch-backend`).
+fn torch_records(plan: &Plan, sources: &sources::Sources) -> Vec<crate::lock::TorchRecord> {
+    plan.targets
+        .iter()
+        .filter_map(|t| {
+            let (choice, url) = sources.torch_for(t)?;
+            Some(crate::lock::TorchRecord {
+                target: t.id(),
+                backend: choice.backend.to_string(),
+                index: redact(&url),
+                reason: choice.reason,
+            })
+        })
+        .collect()
 }
 
 fn to_locked(pinned: &[Pinned]) -> Vec<LockedPackage> {

@@ -50,6 +50,9 @@ pub struct InputSettings {
     pub only_binary: Vec<String>,
     pub no_binary: Vec<String>,
     pub require_hashes: bool,
+    pub index_strategy: Option<String>,
+    pub torch_backend: Option<String>,
+    pub torch_index_base: Option<String>,
 }
 
 pub fn run(command: Command) -> Result<(), crate::Error> {

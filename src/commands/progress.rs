@@ -103,10 +103,11 @@ impl TermProgress {
             bar
         });
         if !self.tty && !self.quiet {
-            eprintln!("{what} {}", human_size(total));
+            eprintln!("{what} ({})", human_size(total));
         }
         Meter {
-            what: what.to_string(),
+            // Progress lines name the phase by its verb: `packing: 40% (…)`.
+            what: what.split(' ').next().unwrap_or(what).to_string(),
             total,
             bar,
             plain: !self.tty && !self.quiet,

@@ -88,6 +88,57 @@ pub struct IndexOptions {
     pub no_binary: BinaryRule,
     pub prefer_binary: bool,
     pub require_hashes: bool,
+    /// How a project listed on several indexes is chosen (`--index-strategy`).
+    pub index_strategy: IndexStrategy,
+    /// Named indexes from a manifest (`indexes:`), in order.
+    pub named: Vec<NamedIndex>,
+    /// Packages pinned to a named index (`package_indexes:`): only that index serves them.
+    pub pins: Vec<(pep508_rs::PackageName, String)>,
+    /// `--torch-backend`.
+    pub torch_backend: crate::accel::TorchMode,
+    /// `--torch-index-base` (else `FERRY_TORCH_INDEX_BASE`).
+    pub torch_index_base: Option<String>,
+}
+
+/// `--index-strategy`: which index a project found on several comes from (see docs/pytorch-cuda.md).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum IndexStrategy {
+    /// ferry's default: versions from the first index that lists the project first; a version that index
+    /// lacks, or has no file for the target, from the next index that has one.
+    #[default]
+    FirstMatch,
+    /// uv: only the first index that lists the project.
+    FirstIndex,
+    /// uv: every index, all versions of the first before any of the next; a version listed on an earlier
+    /// index is never taken from a later one.
+    UnsafeFirstMatch,
+    /// uv: every index, the best version wherever it is (the first index's entry for a version on several).
+    UnsafeBestMatch,
+}
+
+impl std::str::FromStr for IndexStrategy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "first-match" => Ok(IndexStrategy::FirstMatch),
+            "first-index" => Ok(IndexStrategy::FirstIndex),
+            "unsafe-first-match" => Ok(IndexStrategy::UnsafeFirstMatch),
+            "unsafe-best-match" => Ok(IndexStrategy::UnsafeBestMatch),
+            _ => Err(format!(
+                "unknown index strategy '{s}' (expected first-match, first-index, unsafe-first-match or unsafe-best-match)"
+            )),
+        }
+    }
+}
+
+/// An index with a name, from a manifest. An explicit index serves only the packages pinned to it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedIndex {
+    pub name: String,
+    pub url: String,
+    #[serde(default)]
+    pub explicit: bool,
 }
 
 /// A model the bundle must carry.

@@ -76,6 +76,7 @@ pub fn build_with(
         merge_file_options(&mut file_options, f.options);
     }
     plan.index = merge_sources(file_options, &m, settings);
+    merge_index_rules(&mut plan.index, &m, settings)?;
     for v in &settings.only_binary {
         requirements::binary_rule(v, &mut plan.index.only_binary, &mut plan.index.no_binary)
             .map_err(|why| Error::Usage(format!("--only-binary {v}: {why}")))?;
@@ -183,6 +184,35 @@ fn merge_sources(mut index: IndexOptions, m: &Manifest, s: &InputSettings) -> In
     push_unique(&mut index.find_links, s.find_links.clone());
     index.pre |= m.pre || s.pre;
     index
+}
+
+/// Index strategy, named indexes and their pins, and the torch backend: flag over manifest.
+fn merge_index_rules(
+    index: &mut IndexOptions,
+    m: &Manifest,
+    s: &InputSettings,
+) -> Result<(), Error> {
+    if let Some(v) = s.index_strategy.as_ref().or(m.index_strategy.as_ref()) {
+        index.index_strategy = v
+            .parse()
+            .map_err(|e| Error::Usage(format!("--index-strategy: {e}")))?;
+    }
+    index.named = m.indexes.clone();
+    index.pins = m
+        .package_indexes
+        .iter()
+        .filter_map(|(p, i)| Some((p.parse().ok()?, i.clone())))
+        .collect();
+    if let Some(v) = s.torch_backend.as_ref().or(m.torch_backend.as_ref()) {
+        index.torch_backend = v
+            .parse()
+            .map_err(|e| Error::Usage(format!("--torch-backend: {e}")))?;
+    }
+    if let Some(u) = s.torch_index_base.as_ref().or(m.torch_index_base.as_ref()) {
+        super::check_index_url("--torch-index-base", u).map_err(Error::Usage)?;
+        index.torch_index_base = Some(u.clone());
+    }
+    Ok(())
 }
 
 fn manifest_models(m: &Manifest) -> Vec<ModelRequest> {

@@ -14,6 +14,7 @@ use crate::target::Target;
 use crate::types::Sha256;
 
 pub mod candidates;
+pub mod hash_check;
 pub mod provider;
 pub mod ranges;
 pub mod sdist;

@@ -120,11 +120,7 @@ pub fn fixture() -> Fixture {
         tool: "ferry 0.1.0".into(),
         name: "demo".into(),
         created: MTIME,
-        targets: vec![Target {
-            python: "3.10".into(),
-            python_full: None,
-            platforms: vec!["manylinux_2_28_x86_64".into()],
-        }],
+        targets: vec![Target::new("3.10", vec!["manylinux_2_28_x86_64".into()]).unwrap()],
         inputs: vec!["requirements.txt".into()],
         requirements: vec!["demo-pkg==1.0".into()],
         indexes: vec!["http://127.0.0.1:1/simple".into()],
@@ -167,6 +163,7 @@ pub fn fixture() -> Fixture {
         }],
         local_paths: vec![],
         skipped: vec![],
+        torch: vec![],
     };
 
     let repo = "models/hub/models--org--tiny";

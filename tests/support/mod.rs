@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 pub mod hub_server;
 pub mod index_server;
+pub mod torch_index;
 pub mod wheelbuilder;
 pub mod wheels;
 

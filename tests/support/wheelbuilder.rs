@@ -220,6 +220,7 @@ impl Staging {
                 models: vec![],
                 local_paths: vec![],
                 skipped: vec![],
+                torch: vec![],
             },
         }
     }
