@@ -242,13 +242,13 @@ pub struct InputFlags {
     pub no_deps: Option<String>,
     /// Which index a project listed on several comes from: first-match (default), first-index,
     /// unsafe-first-match, unsafe-best-match.
-    #[arg(long)]
+    #[arg(long, help_heading = "Sources")]
     pub index_strategy: Option<String>,
     /// PyTorch build for the torch family: auto (from the target's probe), cpu, cu121, rocm6.2, xpu, …
-    #[arg(long)]
+    #[arg(long, help_heading = "Resolution")]
     pub torch_backend: Option<String>,
     /// Root of the PyTorch wheel indexes (or a mirror of it); default FERRY_TORCH_INDEX_BASE.
-    #[arg(long)]
+    #[arg(long, help_heading = "Sources")]
     pub torch_index_base: Option<String>,
 }
 
