@@ -150,12 +150,13 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
         bundle::human_size(summary.bytes),
         summary.key_id
     );
+    // What this run fetched, and the rest, which was already in the cache.
     eprintln!(
         "downloaded {} ({}), {} from the cache ({}); bundle {}",
         plural(downloaded, "file"),
         bundle::human_size(downloaded_bytes),
-        plural(cached_n, "file"),
-        bundle::human_size(cached_bytes),
+        plural(all_n.saturating_sub(downloaded), "file"),
+        bundle::human_size(all_bytes.saturating_sub(downloaded_bytes)),
         bundle::human_size(summary.bytes)
     );
     Ok(())
