@@ -53,6 +53,9 @@ pub enum Cmd {
         /// Lock file to write.
         #[arg(short = 'o', long, default_value = "ferry.lock")]
         output: PathBuf,
+        /// `ferry` (ferry.lock, JSON) or `pylock` (PEP 751; -o defaults to pylock.toml).
+        #[arg(long, value_parser = ["ferry", "pylock"], default_value = "ferry")]
+        format: String,
         /// Replace an existing lock file.
         #[arg(long)]
         force: bool,
@@ -79,6 +82,9 @@ pub enum Cmd {
         /// Print what would be downloaded, the total size and how much is already cached, then stop.
         #[arg(long)]
         dry_run: bool,
+        /// Delta bundle: leave out every file OLD (a lock or a bundle) already carried.
+        #[arg(long, value_name = "OLD")]
+        have: Option<PathBuf>,
         /// Replace an existing bundle (and its volumes).
         #[arg(long)]
         force: bool,
@@ -133,6 +139,10 @@ pub enum Cmd {
         /// Write models as plain folders DIR/ORG/NAME instead of the HF cache.
         #[arg(long)]
         local_dir: Option<PathBuf>,
+        /// Put files that are not on a hub (local checkpoints and plain-URL downloads named by configs) under
+        /// DIR: local ones at their config-relative path, URL ones at DIR/NAME.
+        #[arg(long)]
+        files_dir: Option<PathBuf>,
         /// Install only the wheels or only the models [default: both].
         #[arg(long, value_parser = ["wheels", "models"])]
         only: Option<String>,
@@ -142,6 +152,40 @@ pub enum Cmd {
         /// Print what was installed as JSON (no progress lines).
         #[arg(long)]
         json: bool,
+    },
+    /// What changed between two bundles or locks (packages, licences, models, size).
+    #[command(
+        after_help = "Examples:\n  ferry diff old.ferry.tar new.ferry.tar\n  ferry diff ferry.lock new.lock --json"
+    )]
+    Diff {
+        /// The older bundle or lock.
+        old: PathBuf,
+        /// The newer bundle or lock.
+        new: PathBuf,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        /// Download cache to read licences of locked wheels from (locks only).
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
+    },
+    /// Serve verified bundles as a package index, a Hugging Face hub endpoint and web seeds.
+    #[command(
+        after_help = "Examples:\n  ferry serve app.ferry.tar -p ferry.pub                       # http://127.0.0.1:8080/simple/\n  ferry serve a.ferry.tar b.ferry.tar -p ferry.pub --listen 0.0.0.0:8080\n  ferry serve app.ferry.tar -p ferry.pub --export ./static-index"
+    )]
+    Serve {
+        /// Bundles to serve (each is verified first).
+        #[arg(required = true)]
+        bundles: Vec<PathBuf>,
+        /// Public key of the signer (from `ferry keygen`).
+        #[arg(short = 'p', long = "public-key", default_value = "ferry.pub")]
+        public: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Write a static PEP 503 index (pages, files, .metadata) into DIR and exit.
+        #[arg(long)]
+        export: Option<PathBuf>,
     },
     /// Describe this host as a target (run on the air-gapped host).
     #[command(
@@ -218,12 +262,25 @@ pub struct InputFlags {
     /// Skip editable, local-path and VCS requirements with a warning instead of failing.
     #[arg(long, help_heading = "Resolution")]
     pub skip_unbundlable: bool,
+    /// Bundle without a local file a config names that does not exist (a warning instead of an error).
+    #[arg(long, help_heading = "Inputs")]
+    pub skip_missing: bool,
     /// Download cache [default: FERRY_CACHE_DIR, else the user cache dir + /ferry].
     #[arg(long, help_heading = "Downloads")]
     pub cache_dir: Option<PathBuf>,
     /// Parallel downloads.
     #[arg(long, default_value_t = 8, help_heading = "Downloads")]
     pub jobs: usize,
+    /// Which index a project listed on several comes from: first-match (default), first-index,
+    /// unsafe-first-match, unsafe-best-match.
+    #[arg(long, help_heading = "Sources")]
+    pub index_strategy: Option<String>,
+    /// PyTorch build for the torch family: auto (from the target's probe), cpu, cu121, rocm6.2, xpu, …
+    #[arg(long, help_heading = "Resolution")]
+    pub torch_backend: Option<String>,
+    /// Root of the PyTorch wheel indexes (or a mirror of it); default FERRY_TORCH_INDEX_BASE.
+    #[arg(long, help_heading = "Sources")]
+    pub torch_index_base: Option<String>,
     /// Do not add the target's pip to bundles (by default a bundle with Python packages carries pip, so a
     /// venv made by `ferry install` has it).
     #[arg(long, help_heading = "Resolution")]
@@ -240,16 +297,6 @@ pub struct InputFlags {
     /// Not available: answered with a hint.
     #[arg(long, hide = true, num_args = 0, default_missing_value = "", value_parser = no_deps_hint)]
     pub no_deps: Option<String>,
-    /// Which index a project listed on several comes from: first-match (default), first-index,
-    /// unsafe-first-match, unsafe-best-match.
-    #[arg(long, help_heading = "Sources")]
-    pub index_strategy: Option<String>,
-    /// PyTorch build for the torch family: auto (from the target's probe), cpu, cu121, rocm6.2, xpu, …
-    #[arg(long, help_heading = "Resolution")]
-    pub torch_backend: Option<String>,
-    /// Root of the PyTorch wheel indexes (or a mirror of it); default FERRY_TORCH_INDEX_BASE.
-    #[arg(long, help_heading = "Sources")]
-    pub torch_index_base: Option<String>,
 }
 
 impl Cli {
@@ -269,10 +316,15 @@ impl Cli {
             Cmd::Lock {
                 inputs,
                 output,
+                format,
                 force,
             } => Command::Lock(commands::lock::Settings {
                 inputs: inputs.into_settings(),
-                output,
+                output: match (format.as_str(), output.to_str()) {
+                    ("pylock", Some("ferry.lock")) => PathBuf::from("pylock.toml"),
+                    _ => output,
+                },
+                pylock: format == "pylock",
                 force,
             }),
             Cmd::Bundle {
@@ -282,6 +334,7 @@ impl Cli {
                 locked,
                 split,
                 dry_run,
+                have,
                 force,
                 with_ferry,
             } => Command::Bundle(commands::bundle::Settings {
@@ -291,6 +344,7 @@ impl Cli {
                 locked,
                 split,
                 dry_run,
+                have,
                 force,
                 with_ferry,
             }),
@@ -307,6 +361,7 @@ impl Cli {
                 python,
                 hf_home,
                 local_dir,
+                files_dir,
                 only,
                 compile_bytecode,
                 json,
@@ -317,9 +372,32 @@ impl Cli {
                 python,
                 hf_home,
                 local_dir,
+                files_dir,
                 only,
                 compile_bytecode,
                 json,
+            }),
+            Cmd::Diff {
+                old,
+                new,
+                json,
+                cache_dir,
+            } => Command::Diff(commands::diff::Settings {
+                old,
+                new,
+                json,
+                cache_dir,
+            }),
+            Cmd::Serve {
+                bundles,
+                public,
+                listen,
+                export,
+            } => Command::Serve(commands::serve::Settings {
+                bundles,
+                public,
+                listen,
+                export,
             }),
             Cmd::Probe { python, output } => {
                 Command::Probe(commands::probe::Settings { python, output })
@@ -348,15 +426,16 @@ impl InputFlags {
             hf_endpoint: self.hf_endpoint,
             pre: self.pre,
             skip_unbundlable: self.skip_unbundlable,
+            skip_missing: self.skip_missing,
             cache_dir: self.cache_dir,
             jobs: self.jobs.max(1),
+            index_strategy: self.index_strategy,
+            torch_backend: self.torch_backend,
+            torch_index_base: self.torch_index_base,
             no_pip: self.no_pip,
             only_binary: self.only_binary,
             no_binary: self.no_binary,
             require_hashes: self.require_hashes,
-            index_strategy: self.index_strategy,
-            torch_backend: self.torch_backend,
-            torch_index_base: self.torch_index_base,
         }
     }
 }

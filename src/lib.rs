@@ -14,6 +14,7 @@ pub mod inputs;
 pub mod install;
 pub mod lock;
 pub mod resolve;
+pub mod serve;
 pub mod target;
 pub mod types;
 

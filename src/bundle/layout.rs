@@ -12,6 +12,8 @@ pub const SUMS_SIG: &str = "SHA256SUMS.minisig";
 pub(crate) const WHEELS: &str = "wheels";
 pub(crate) const MODELS: &str = "models";
 pub(crate) const HUB: &str = "models/hub";
+/// Model files that are not on a hub (local files and plain URLs named by configs).
+pub(crate) const FILES: &str = "files";
 /// `--with-ferry`: the ferry binary, `ferry/ferry-VERSION-ARCH-OS` (listed in SHA256SUMS, not in ferry.json).
 pub const FERRY_DIR: &str = "ferry";
 
@@ -40,10 +42,12 @@ pub fn check_member_name(name: &str) -> Result<(), String> {
     }
     match parts.as_slice() {
         [MANIFEST] | [SUMS] | [SUMS_SIG] => Ok(()),
+        [super::pylock::PYLOCK] | [super::sbom::SBOM] => Ok(()),
         [WHEELS] | [WHEELS, _] => Ok(()),
         [WHEELS, ..] => Err("nested folder under wheels/".into()),
         [FERRY_DIR] | [FERRY_DIR, _] => Ok(()),
         [MODELS] | [MODELS, "hub"] => Ok(()),
+        [FILES] | [FILES, _, ..] => Ok(()),
         [MODELS, "hub", folder, ..] => {
             if is_repo_folder(folder) {
                 Ok(())
@@ -54,7 +58,7 @@ pub fn check_member_name(name: &str) -> Result<(), String> {
             }
         }
         _ => Err(format!(
-            "not under {MANIFEST}, {SUMS}, {SUMS_SIG}, {WHEELS}/, {FERRY_DIR}/ or {HUB}/"
+            "not under {MANIFEST}, {SUMS}, {SUMS_SIG}, {WHEELS}/, {FILES}/, {FERRY_DIR}/ or {HUB}/"
         )),
     }
 }
@@ -63,6 +67,7 @@ pub fn check_member_name(name: &str) -> Result<(), String> {
 pub(crate) fn must_be_folder(name: &str) -> bool {
     name == WHEELS
         || name == MODELS
+        || name == FILES
         || name == FERRY_DIR
         || (name.starts_with(HUB) && name.split('/').count() <= 3)
 }
@@ -189,7 +194,15 @@ pub(crate) fn check_manifest(
             return Err((member, "package filename contains '/'".into()));
         }
         check_member_name(&member).map_err(|e| (member.clone(), e))?;
+        if lock.omits(&member) {
+            continue; // a delta leaves it to its base
+        }
         expect(member, &p.sha256, p.size)?;
+    }
+    for f in &lock.files {
+        let member = format!("{FILES}/{}", f.name);
+        check_member_name(&member).map_err(|e| (member.clone(), e))?;
+        expect(member, &f.sha256, f.size)?;
     }
     for m in &lock.models {
         let folder = model_folder(m);
@@ -199,7 +212,9 @@ pub(crate) fn check_manifest(
                 return Err((member, "blob name contains '/'".into()));
             }
             check_member_name(&member).map_err(|e| (member.clone(), e))?;
-            expect(member, &f.sha256, f.size)?;
+            if !lock.omits(&member) {
+                expect(member, &f.sha256, f.size)?;
+            }
             let link = format!("{folder}/snapshots/{}/{}", m.commit, f.path);
             check_member_name(&link).map_err(|e| (link.clone(), e))?;
             let target = snapshot_link_target(&f.path, &f.blob);

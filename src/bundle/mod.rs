@@ -3,7 +3,10 @@
 mod error;
 mod hashing;
 mod layout;
+pub mod pylock;
 mod reader;
+pub mod review;
+pub mod sbom;
 mod seek_volumes;
 pub mod sign;
 mod volumes;
@@ -15,9 +18,10 @@ pub use reader::{
     extract, extract_reporting, read_front, read_manifest, verify, verify_reporting, Front, Member,
     MemberKind, Verified,
 };
+pub use seek_volumes::{Slice, TarStream};
 pub use sign::{KeyId, PublicKey, SecretKey};
 pub use volumes::{parse_size, MAX_VOLUME};
-pub use writer::{write, write_reporting, Entry, WriteOptions, WriteSummary};
+pub use writer::{rebuild, write, write_reporting, Entry, WriteOptions, WriteSummary};
 
 /// The trusted comment ferry signs with when the caller has no better one: no wall clock, so the same lock
 /// gives the same signature.

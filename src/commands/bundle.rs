@@ -24,6 +24,8 @@ pub struct Settings {
     pub locked: Option<PathBuf>,
     pub split: Option<String>,
     pub dry_run: bool,
+    /// `--have OLD.lock|OLD.ferry.tar`: a delta bundle over OLD.
+    pub have: Option<PathBuf>,
     /// Replace an existing bundle.
     pub force: bool,
     /// Carry this ferry binary (`ferry/ferry-VERSION-ARCH-linux`).
@@ -46,7 +48,21 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
     let key = (!settings.dry_run)
         .then(|| bundle::sign::load_secret_key(&settings.secret))
         .transpose()?;
+    let base = settings
+        .have
+        .as_deref()
+        .map(bundle::review::read_base)
+        .transpose()?;
     let (mut lock, pinned, index) = match &settings.locked {
+        Some(path) if bundle::pylock::is_pylock_path(path) => {
+            let targets = inputs::plan::targets_only(&settings.inputs)?;
+            let created = super::lock::created_time();
+            (
+                bundle::pylock::read(path, &targets, created)?,
+                Vec::new(),
+                None,
+            )
+        }
         Some(path) => (read_lock(path)?, Vec::new(), None),
         None => {
             let plan = inputs::plan::build(&settings.inputs)?;
@@ -108,9 +124,28 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
             });
         }
     }
+    let files =
+        crate::fetch::plain_url::stage_files(&lock.files, &cache, settings.inputs.jobs, progress)?;
+    for (member, path, sha256, size) in files {
+        entries.push(Entry::File {
+            member,
+            path,
+            sha256,
+            size,
+        });
+    }
     let (downloaded, downloaded_bytes) = term.finish_downloads();
     if settings.with_ferry {
         entries.push(ferry_binary()?);
+    }
+    let _review = bundle::review::finish_entries(&mut lock, &mut entries, base.as_ref())?;
+    if let Some(d) = &lock.delta {
+        progress.message(&format!(
+            "delta over {} ({}): {} files left out",
+            d.base_name,
+            d.base,
+            d.omitted.len()
+        ));
     }
     let file_bytes: u64 = entries
         .iter()
@@ -284,6 +319,15 @@ fn dry_run_summary(lock: &Lock, cache: &Path, pinned: &[Pinned]) -> String {
         s.push('\n');
     }
     s.push_str(&plan_summary(&lock.models));
+    for f in &lock.files {
+        total += f.size;
+        s.push_str(&format!(
+            "files/{} ({}) from {}\n",
+            f.name,
+            bundle::human_size(f.size),
+            f.source
+        ));
+    }
     total += lock
         .models
         .iter()

@@ -15,6 +15,8 @@ use crate::types::plural;
 pub struct Settings {
     pub inputs: super::InputSettings,
     pub output: PathBuf,
+    /// `--format pylock`: write a PEP 751 pylock.toml instead of ferry.lock.
+    pub pylock: bool,
     /// Replace an existing lock file.
     pub force: bool,
 }
@@ -25,7 +27,11 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
     let progress = super::progress();
     super::note_default_target(&plan, progress.as_ref());
     let made = make_lock(&plan, &settings.inputs, progress.as_ref())?;
-    super::write_atomic(&settings.output, made.lock.to_json().as_bytes())?;
+    let text = match settings.pylock {
+        true => crate::bundle::pylock::render(&made.lock, false),
+        false => made.lock.to_json(),
+    };
+    super::write_atomic(&settings.output, text.as_bytes())?;
     eprintln!(
         "locked {}, {} for {} into {}",
         plural(made.lock.packages.len(), "package"),
@@ -106,7 +112,7 @@ pub fn make_lock(
     progress: &dyn Progress,
 ) -> Result<Made, crate::Error> {
     let created = created_time();
-    for s in &plan.skipped {
+    for s in plan.skipped.iter().chain(&plan.warnings) {
         eprintln!("warning: {s}");
     }
     for p in &plan.local_paths {
@@ -171,6 +177,15 @@ pub fn make_lock(
         ));
         crate::fetch::models::lock_models(&plan.models, &hub)?
     };
+    let files = if plan.files.is_empty() {
+        Vec::new()
+    } else {
+        progress.message(&format!(
+            "pinning {} file(s) that are not on a hub",
+            plan.files.len()
+        ));
+        crate::fetch::plain_url::lock_files(&plan.files, &cache, settings.jobs, progress)?
+    };
     let hf_endpoint = (!models.is_empty()).then(|| {
         let (ep, _) = crate::fetch::hub::settings_from(plan.hf_endpoint.as_deref(), |k| {
             std::env::var(k).ok()
@@ -193,9 +208,11 @@ pub fn make_lock(
         hf_endpoint,
         packages,
         models,
+        files,
         local_paths: plan.local_paths.clone(),
         skipped: plan.skipped.clone(),
         torch: torch_records(plan, index.sources()),
+        delta: None,
     };
     lock.normalize();
     Ok(Made {

@@ -10,6 +10,8 @@ pub mod hub_select;
 pub mod index;
 pub mod metadata;
 pub mod models;
+pub mod pick;
+pub mod plain_url;
 pub mod range_reader;
 pub mod routing;
 pub mod simple;
