@@ -154,9 +154,15 @@ pub enum Cmd {
         json: bool,
     },
     /// What changed between two bundles or locks (packages, licences, models, size).
+    #[command(
+        after_help = "Examples:\n  ferry diff old.ferry.tar new.ferry.tar\n  ferry diff ferry.lock new.lock --json"
+    )]
     Diff {
+        /// The older bundle or lock.
         old: PathBuf,
+        /// The newer bundle or lock.
         new: PathBuf,
+        /// Machine-readable output.
         #[arg(long)]
         json: bool,
         /// Download cache to read licences of locked wheels from (locks only).
@@ -164,11 +170,17 @@ pub enum Cmd {
         cache_dir: Option<PathBuf>,
     },
     /// Serve verified bundles as a package index, a Hugging Face hub endpoint and web seeds.
+    #[command(
+        after_help = "Examples:\n  ferry serve app.ferry.tar -p ferry.pub                       # http://127.0.0.1:8080/simple/\n  ferry serve a.ferry.tar b.ferry.tar -p ferry.pub --listen 0.0.0.0:8080\n  ferry serve app.ferry.tar -p ferry.pub --export ./static-index"
+    )]
     Serve {
+        /// Bundles to serve (each is verified first).
         #[arg(required = true)]
         bundles: Vec<PathBuf>,
+        /// Public key of the signer (from `ferry keygen`).
         #[arg(short = 'p', long = "public-key", default_value = "ferry.pub")]
         public: PathBuf,
+        /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
         /// Write a static PEP 503 index (pages, files, .metadata) into DIR and exit.
@@ -296,7 +308,7 @@ pub struct InputFlags {
     #[arg(long, help_heading = "Resolution")]
     pub skip_unbundlable: bool,
     /// Bundle without a local file a config names that does not exist (a warning instead of an error).
-    #[arg(long)]
+    #[arg(long, help_heading = "Inputs")]
     pub skip_missing: bool,
     /// Download cache [default: FERRY_CACHE_DIR, else the user cache dir + /ferry].
     #[arg(long, help_heading = "Downloads")]
@@ -306,13 +318,13 @@ pub struct InputFlags {
     pub jobs: usize,
     /// Which index a project listed on several comes from: first-match (default), first-index,
     /// unsafe-first-match, unsafe-best-match.
-    #[arg(long)]
+    #[arg(long, help_heading = "Sources")]
     pub index_strategy: Option<String>,
     /// PyTorch build for the torch family: auto (from the target's probe), cpu, cu121, rocm6.2, xpu, …
-    #[arg(long)]
+    #[arg(long, help_heading = "Resolution")]
     pub torch_backend: Option<String>,
     /// Root of the PyTorch wheel indexes (or a mirror of it); default FERRY_TORCH_INDEX_BASE.
-    #[arg(long)]
+    #[arg(long, help_heading = "Sources")]
     pub torch_index_base: Option<String>,
     /// Do not add the target's pip to bundles (by default a bundle with Python packages carries pip, so a
     /// venv made by `ferry install` has it).

@@ -152,18 +152,21 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
             _ => 0,
         })
         .sum();
-    progress.message(&format!(
-        "packing {} into {}",
-        plural(entries.len(), "file"),
-        out.display()
-    ));
+
     let opts = WriteOptions {
         mtime: lock.created,
         split,
         trusted_comment: bundle::default_trusted_comment(&lock.name, lock.created),
     };
     let key = key.expect("loaded unless --dry-run");
-    let meter = term.meter("packing", file_bytes);
+    let meter = term.meter(
+        &format!(
+            "packing {} into {}",
+            plural(entries.len(), "file"),
+            out.display()
+        ),
+        file_bytes,
+    );
     let summary = bundle::write_reporting(&lock, entries, &key, &out, &opts, &|n| meter.add(n))?;
     meter.finish();
     let shown: Vec<String> = summary
@@ -180,12 +183,13 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
         bundle::human_size(summary.bytes),
         summary.key_id
     );
+    // What this run fetched, and the rest, which was already in the cache.
     eprintln!(
         "downloaded {} ({}), {} from the cache ({}); bundle {}",
         plural(downloaded, "file"),
         bundle::human_size(downloaded_bytes),
-        plural(cached_n, "file"),
-        bundle::human_size(cached_bytes),
+        plural(all_n.saturating_sub(downloaded), "file"),
+        bundle::human_size(all_bytes.saturating_sub(downloaded_bytes)),
         bundle::human_size(summary.bytes)
     );
     Ok(())
