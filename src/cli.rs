@@ -43,6 +43,9 @@ pub enum Cmd {
         inputs: InputFlags,
         #[arg(short = 'o', long, default_value = "ferry.lock")]
         output: PathBuf,
+        /// `auto`: measure the mirror candidates and resolve on the fastest fresh one (docs/mirrors.md).
+        #[arg(long)]
+        mirror: Option<String>,
     },
     /// Resolve, download, pack and sign a bundle.
     Bundle {
@@ -61,6 +64,9 @@ pub enum Cmd {
         /// Print what would be downloaded and the total size, then stop.
         #[arg(long)]
         dry_run: bool,
+        /// `auto`: download from the fastest fresh mirror, failing over to the next (docs/mirrors.md).
+        #[arg(long)]
+        mirror: Option<String>,
     },
     /// Check a bundle's signature and every hash.
     Verify {
@@ -102,6 +108,20 @@ pub enum Cmd {
         python: Option<PathBuf>,
         #[arg(short = 'o', long, default_value = "target.json")]
         output: PathBuf,
+    },
+    /// Measure the mirror candidates (package index, hub, PyTorch wheels) and show the choice.
+    Mirrors {
+        #[arg(long)]
+        json: bool,
+        /// Judge freshness against this lock and time one of its files.
+        #[arg(long)]
+        locked: Option<PathBuf>,
+        #[arg(short = 'i', long)]
+        index_url: Option<String>,
+        #[arg(long)]
+        hf_endpoint: Option<String>,
+        #[arg(long)]
+        torch_index_base: Option<String>,
     },
 }
 
@@ -180,9 +200,14 @@ impl Cli {
                 unencrypted,
                 force,
             }),
-            Cmd::Lock { inputs, output } => Command::Lock(commands::lock::Settings {
+            Cmd::Lock {
+                inputs,
+                output,
+                mirror,
+            } => Command::Lock(commands::lock::Settings {
                 inputs: inputs.into_settings(),
                 output,
+                mirror,
             }),
             Cmd::Bundle {
                 inputs,
@@ -191,6 +216,7 @@ impl Cli {
                 locked,
                 split,
                 dry_run,
+                mirror,
             } => Command::Bundle(commands::bundle::Settings {
                 inputs: inputs.into_settings(),
                 output,
@@ -198,6 +224,7 @@ impl Cli {
                 locked,
                 split,
                 dry_run,
+                mirror,
             }),
             Cmd::Verify { bundle, public } => {
                 Command::Verify(commands::verify::Settings { bundle, public })
@@ -229,6 +256,19 @@ impl Cli {
             Cmd::Probe { python, output } => {
                 Command::Probe(commands::probe::Settings { python, output })
             }
+            Cmd::Mirrors {
+                json,
+                locked,
+                index_url,
+                hf_endpoint,
+                torch_index_base,
+            } => Command::Mirrors(commands::mirrors::Settings {
+                json,
+                locked,
+                index_url,
+                hf_endpoint,
+                torch_index_base,
+            }),
         }
     }
 }

@@ -22,6 +22,8 @@ pub enum Error {
     /// `--hash` pinned for a requirement and the file's sha256 differ (exit 3: verification failed).
     #[error(transparent)]
     HashCheck(#[from] crate::resolve::hash_check::HashMismatch),
+    #[error(transparent)]
+    Mirrors(#[from] crate::mirrors::Error),
     #[error("{0}")]
     Usage(String),
     #[error("{}: {source}", path.display())]
@@ -52,6 +54,8 @@ impl Error {
         match self {
             Error::Input(_) | Error::Target(_) | Error::Usage(_) | Error::Sources(_) => 2,
             Error::Lock(e) if e.is_usage() => 2,
+            Error::Mirrors(crate::mirrors::Error::NoneFresh { .. }) => 1,
+            Error::Mirrors(_) => 2,
             Error::Bundle(e) if e.is_verification() => 3,
             Error::Bundle(e) if e.is_usage() => 2,
             Error::Install(e) if e.is_verification() => 3,

@@ -13,6 +13,7 @@ pub mod host;
 pub mod inputs;
 pub mod install;
 pub mod lock;
+pub mod mirrors;
 pub mod resolve;
 pub mod target;
 pub mod types;

@@ -17,6 +17,8 @@ pub struct Settings {
     pub locked: Option<PathBuf>,
     pub split: Option<String>,
     pub dry_run: bool,
+    /// `--mirror auto`.
+    pub mirror: Option<String>,
 }
 
 pub fn run(settings: Settings) -> Result<(), crate::Error> {
@@ -28,6 +30,10 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
         .map_err(|e| crate::Error::Usage(e.to_string()))?;
     let progress = super::progress();
     // Load the key before resolving or downloading anything: a missing key or wrong password fails fast.
+    if let Some(v) = &settings.mirror {
+        crate::mirrors::check_value(v)?;
+    }
+    let auto = settings.mirror.is_some();
     let key = (!settings.dry_run)
         .then(|| bundle::sign::load_secret_key(&settings.secret))
         .transpose()?;
@@ -38,7 +44,14 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
             (crate::lock::read(path)?, Vec::new(), None)
         }
         None => {
-            let plan = inputs::plan::build(&settings.inputs)?;
+            let mut plan = inputs::plan::build(&settings.inputs)?;
+            if auto {
+                super::mirrors::before_lock(
+                    &mut plan,
+                    settings.inputs.hf_endpoint.as_deref(),
+                    progress.as_ref(),
+                )?;
+            }
             let made = make_lock(&plan, &settings.inputs, progress.as_ref())?;
             (made.lock, made.pinned, Some(made.index))
         }
@@ -52,6 +65,16 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("{}.ferry.tar", lock.name)));
     let cache = Cache::locate(settings.inputs.cache_dir.as_deref());
+    // The lock fixes every file and its sha256; mirrors only serve the bytes.
+    let mirror_hub = match auto {
+        true => super::mirrors::for_lock(
+            &lock,
+            settings.inputs.index_url.as_deref(),
+            settings.inputs.hf_endpoint.as_deref(),
+            progress.as_ref(),
+        )?,
+        false => None,
+    };
 
     let mut entries: Vec<Entry> = fetch_packages(
         &lock,
@@ -65,10 +88,9 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
     .map(|(member, file)| entry(member, file))
     .collect();
     if !lock.models.is_empty() {
-        let endpoint = settings
-            .inputs
-            .hf_endpoint
+        let endpoint = mirror_hub
             .clone()
+            .or_else(|| settings.inputs.hf_endpoint.clone())
             .or_else(|| lock.hf_endpoint.clone());
         let hub = Hub::from_env(endpoint.as_deref())?;
         let staged = fetch_models(
@@ -79,6 +101,9 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
             progress.as_ref(),
         )?;
         entries.extend(staged.into_iter().map(|(member, file)| entry(member, file)));
+    }
+    for note in crate::fetch::mirrors::dropped() {
+        progress.message(&note);
     }
     progress.message(&format!(
         "packing {} files into {}",

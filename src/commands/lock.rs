@@ -12,13 +12,36 @@ pub use crate::lock::{created_time, make_lock, Made};
 pub struct Settings {
     pub inputs: super::InputSettings,
     pub output: PathBuf,
+    /// `--mirror auto`.
+    pub mirror: Option<String>,
 }
 
 pub fn run(settings: Settings) -> Result<(), crate::Error> {
-    let plan = inputs::plan::build(&settings.inputs)?;
+    let mut plan = inputs::plan::build(&settings.inputs)?;
     let progress = super::progress();
+    let measured = match &settings.mirror {
+        Some(v) => {
+            crate::mirrors::check_value(v)?;
+            super::mirrors::before_lock(
+                &mut plan,
+                settings.inputs.hf_endpoint.as_deref(),
+                progress.as_ref(),
+            )?
+        }
+        None => Vec::new(),
+    };
     let made = make_lock(&plan, &settings.inputs, progress.as_ref())?;
-    super::write_atomic(&settings.output, made.lock.to_json().as_bytes())?;
+    let mut json = made.lock.to_json();
+    if !measured.is_empty() {
+        // The choice and its measurements go into the lock file only: a bundle's ferry.json never holds
+        // them, so bundles made through any mirror are the same bytes.
+        if let Ok(serde_json::Value::Object(mut map)) = serde_json::from_str(&json) {
+            map.insert("mirrors".into(), crate::mirrors::record(&measured));
+            json = serde_json::to_string_pretty(&map).unwrap_or(json);
+            json.push('\n');
+        }
+    }
+    super::write_atomic(&settings.output, json.as_bytes())?;
     eprintln!(
         "locked {} packages and {} models for {} target(s) into {}",
         made.lock.packages.len(),

@@ -5,6 +5,7 @@ pub mod inspect;
 pub mod install;
 pub mod keygen;
 pub mod lock;
+pub mod mirrors;
 pub mod probe;
 pub mod progress;
 pub mod verify;
@@ -19,6 +20,7 @@ pub enum Command {
     Inspect(inspect::Settings),
     Install(install::Settings),
     Probe(probe::Settings),
+    Mirrors(mirrors::Settings),
 }
 
 /// Moved to the inputs stage (it is what the plan is built from); re-exported for the commands.
@@ -33,6 +35,7 @@ pub fn run(command: Command) -> Result<(), crate::Error> {
         Command::Inspect(s) => inspect::run(s),
         Command::Install(s) => install::run(s),
         Command::Probe(s) => probe::run(s),
+        Command::Mirrors(s) => mirrors::run(s),
     }
 }
 
