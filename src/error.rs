@@ -23,7 +23,7 @@ pub enum Error {
     #[error(transparent)]
     HashCheck(#[from] crate::resolve::hash_check::HashMismatch),
     #[error(transparent)]
-    Mirrors(#[from] crate::mirrors::Error),
+    Mirrors(Box<crate::mirrors::Error>),
     #[error("{0}")]
     Usage(String),
     #[error("{}: {source}", path.display())]
@@ -33,6 +33,12 @@ pub enum Error {
     },
     #[error("{0}")]
     Other(String),
+}
+
+impl From<crate::mirrors::Error> for Error {
+    fn from(e: crate::mirrors::Error) -> Self {
+        Error::Mirrors(Box::new(e))
+    }
 }
 
 impl From<crate::fetch::Error> for Error {
@@ -54,7 +60,7 @@ impl Error {
         match self {
             Error::Input(_) | Error::Target(_) | Error::Usage(_) | Error::Sources(_) => 2,
             Error::Lock(e) if e.is_usage() => 2,
-            Error::Mirrors(crate::mirrors::Error::NoneFresh { .. }) => 1,
+            Error::Mirrors(e) if matches!(**e, crate::mirrors::Error::NoneFresh { .. }) => 1,
             Error::Mirrors(_) => 2,
             Error::Bundle(e) if e.is_verification() => 3,
             Error::Bundle(e) if e.is_usage() => 2,

@@ -1,4 +1,6 @@
 //! `ferry mirrors` and `--mirror auto`: measure the candidates, print the table, set the choice up.
+// crate::Error carries the layers' errors unboxed; these functions return it as the other commands do.
+#![allow(clippy::result_large_err)]
 use std::path::PathBuf;
 
 use crate::fetch::download::Progress;

@@ -285,7 +285,10 @@ fn probe_hub(c: &Candidate, needs: &Needs) -> Measured {
     }
     m.fresh = true;
     for (i, need) in needs.models.iter().enumerate() {
-        let (got, ms) = timed(|| hub.revision(&need.repo, need.kind, &need.revision));
+        let (got, ms) = timed(|| {
+            hub.revision(&need.repo, need.kind, &need.revision)
+                .map_err(|e| e.to_string())
+        });
         if i == 0 {
             m.latency_ms = got.is_ok().then_some(ms);
         }
@@ -319,7 +322,7 @@ fn probe_hub(c: &Candidate, needs: &Needs) -> Measured {
                 m.commits.insert(need.repo.to_string(), commit);
             }
             Err(e) => {
-                m.stale(e.to_string());
+                m.stale(e);
                 if i == 0 {
                     return m;
                 }
