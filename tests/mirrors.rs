@@ -330,3 +330,109 @@ fn lock_resolves_on_the_fastest_mirror_listing_the_newest_version_and_records_th
     assert!(line_of(&table, &good.url).contains('*'), "{table}");
     assert!(line_of(&table, &behind.url).contains("stale"), "{table}");
 }
+
+/// A model repo with two LFS files big enough to time.
+fn model_repo() -> support::hub_server::Repo {
+    support::hub_server::Repo::new()
+        .file("config.json", b"{\"model_type\": \"demo\"}\n".to_vec())
+        .file("big.safetensors", noise(11, 300 * 1024))
+        .file("second.safetensors", noise(12, 200 * 1024))
+}
+
+#[test]
+fn hub_mirrors_stale_commit_skipped_cut_body_resumed_on_the_next() {
+    use support::hub_server::{sha256_hex, FaultKind, HubServer};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let home = HubServer::start();
+    home.add_model("org/demo", model_repo());
+    ok(ferry(d).args(["keygen", "-s", "k", "-p", "k.pub", "--unencrypted"]));
+    ok(ferry(d)
+        .args([
+            "lock",
+            "--model",
+            "org/demo",
+            "--hf-endpoint",
+            &home.url,
+            "-o",
+            "ferry.lock",
+        ])
+        .env("FERRY_MIRROR_PRESETS", "0"));
+    ok(ferry(d)
+        .args([
+            "bundle",
+            "--locked",
+            "ferry.lock",
+            "-s",
+            "k",
+            "-o",
+            "ref.tar",
+        ])
+        .env("FERRY_CACHE_DIR", d.join("ref-cache"))
+        .env("FERRY_MIRROR_PRESETS", "0"));
+    let reference = std::fs::read(d.join("ref.tar")).unwrap();
+    home.set_delay_ms(600);
+    // Another commit of the repo: stale for this lock.
+    let stale = HubServer::start();
+    stale.add_model("org/demo", model_repo().file("extra.txt", b"x".to_vec()));
+    // The fastest: cuts the second file's body short, once.
+    let fast = HubServer::start();
+    fast.add_model("org/demo", model_repo());
+    let second = noise(12, 200 * 1024);
+    fast.fault(
+        &format!("/blobs/{}", sha256_hex(&second)),
+        FaultKind::CutShort,
+        1,
+    );
+    let backup = HubServer::start();
+    backup.add_model("org/demo", model_repo());
+    backup.set_delay_ms(150);
+    let mut toml = String::from("presets = false\n");
+    for (name, h) in [("stale", &stale), ("fast", &fast), ("backup", &backup)] {
+        toml.push_str(&format!(
+            "[[hub]]\nname = \"{name}\"\nurl = \"{}\"\n",
+            h.url
+        ));
+    }
+    std::fs::write(d.join("mirrors.toml"), toml).unwrap();
+    let mut cmd = ferry(d);
+    cmd.args([
+        "bundle",
+        "--locked",
+        "ferry.lock",
+        "--mirror",
+        "auto",
+        "--jobs",
+        "1",
+        "-s",
+        "k",
+        "-o",
+        "auto.tar",
+    ])
+    .env("FERRY_CACHE_DIR", d.join("auto-cache"))
+    .env("FERRY_MIRRORS", d.join("mirrors.toml"))
+    .env("FERRY_MIRROR_PRESETS", "0");
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{}", support::describe(&cmd, &out));
+    assert!(line_of(&stderr, &fast.url).contains("fresh  *"), "{stderr}");
+    let s = line_of(&stderr, &stale.url);
+    assert!(s.contains("stale") && !s.contains('*'), "{stderr}");
+    assert!(stderr.contains("dropped mirror"), "{stderr}");
+    // The backup continued the cut file from the bytes already received.
+    let resumed: Vec<_> = backup
+        .log()
+        .into_iter()
+        .filter(|l| l.path.contains(&sha256_hex(&second)))
+        .collect();
+    assert_eq!(resumed.len(), 1, "{resumed:?}");
+    let range = resumed[0].header("range").expect("a ranged request");
+    assert!(
+        range.starts_with("bytes=") && !range.starts_with("bytes=0-"),
+        "{range}"
+    );
+    assert!(
+        std::fs::read(d.join("auto.tar")).unwrap() == reference,
+        "a bundle made through hub mirrors differs from the reference"
+    );
+}

@@ -285,12 +285,20 @@ fn probe_hub(c: &Candidate, needs: &Needs) -> Measured {
     }
     m.fresh = true;
     for (i, need) in needs.models.iter().enumerate() {
-        let (got, ms) = timed(|| {
-            hub.revision(&need.repo, need.kind, &need.revision)
-                .map_err(|e| e.to_string())
-        });
+        let (got, ms) = timed(|| hub.revision(&need.repo, need.kind, &need.revision));
+        // A mirror that answers "no such repo or revision" is reachable, and stale.
+        let answered = match &got {
+            Ok(_) => true,
+            Err(e) => matches!(
+                e,
+                crate::fetch::Error::RepoNotFound { .. }
+                    | crate::fetch::Error::RevisionNotFound { .. }
+                    | crate::fetch::Error::Gated { .. }
+            ),
+        };
+        let got = got.map_err(|e| e.to_string());
         if i == 0 {
-            m.latency_ms = got.is_ok().then_some(ms);
+            m.latency_ms = answered.then_some(ms);
         }
         match got {
             Ok(info) => {
