@@ -46,6 +46,9 @@ pub enum Cmd {
         /// `auto`: measure the mirror candidates and resolve on the fastest fresh one (docs/mirrors.md).
         #[arg(long)]
         mirror: Option<String>,
+        /// `ferry` (ferry.lock, JSON) or `pylock` (PEP 751; -o defaults to pylock.toml).
+        #[arg(long, value_parser = ["ferry", "pylock"], default_value = "ferry")]
+        format: String,
     },
     /// Resolve, download, pack and sign a bundle.
     Bundle {
@@ -67,6 +70,9 @@ pub enum Cmd {
         /// `auto`: download from the fastest fresh mirror, failing over to the next (docs/mirrors.md).
         #[arg(long)]
         mirror: Option<String>,
+        /// Delta bundle: leave out every file OLD (a lock or a bundle) already carried.
+        #[arg(long, value_name = "OLD")]
+        have: Option<PathBuf>,
     },
     /// Check a bundle's signature and every hash.
     Verify {
@@ -95,12 +101,38 @@ pub enum Cmd {
         /// Write models as plain folders DIR/ORG/NAME instead of the HF cache.
         #[arg(long)]
         local_dir: Option<PathBuf>,
+        /// Put files that are not on a hub (local checkpoints and plain-URL downloads named by configs) under
+        /// DIR: local ones at their config-relative path, URL ones at DIR/NAME.
+        #[arg(long)]
+        files_dir: Option<PathBuf>,
         #[arg(long, value_parser = ["wheels", "models"])]
         only: Option<String>,
         #[arg(long)]
         compile_bytecode: bool,
         #[arg(long)]
         json: bool,
+    },
+    /// What changed between two bundles or locks (packages, licences, models, size).
+    Diff {
+        old: PathBuf,
+        new: PathBuf,
+        #[arg(long)]
+        json: bool,
+        /// Download cache to read licences of locked wheels from (locks only).
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
+    },
+    /// Serve verified bundles as a package index, a Hugging Face hub endpoint and web seeds.
+    Serve {
+        #[arg(required = true)]
+        bundles: Vec<PathBuf>,
+        #[arg(short = 'p', long = "public-key", default_value = "ferry.pub")]
+        public: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Write a static PEP 503 index (pages, files, .metadata) into DIR and exit.
+        #[arg(long)]
+        export: Option<PathBuf>,
     },
     /// Describe this host as a target (run on the air-gapped host).
     Probe {
@@ -168,6 +200,9 @@ pub struct InputFlags {
     /// Skip editable, local-path and VCS requirements with a warning instead of failing.
     #[arg(long)]
     pub skip_unbundlable: bool,
+    /// Bundle without a local file a config names that does not exist (a warning instead of an error).
+    #[arg(long)]
+    pub skip_missing: bool,
     /// Download cache (default: the user cache dir).
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,
@@ -203,10 +238,15 @@ impl Cli {
             Cmd::Lock {
                 inputs,
                 output,
+                format,
                 mirror,
             } => Command::Lock(commands::lock::Settings {
                 inputs: inputs.into_settings(),
-                output,
+                output: match (format.as_str(), output.to_str()) {
+                    ("pylock", Some("ferry.lock")) => PathBuf::from("pylock.toml"),
+                    _ => output,
+                },
+                pylock: format == "pylock",
                 mirror,
             }),
             Cmd::Bundle {
@@ -217,6 +257,7 @@ impl Cli {
                 split,
                 dry_run,
                 mirror,
+                have,
             } => Command::Bundle(commands::bundle::Settings {
                 inputs: inputs.into_settings(),
                 output,
@@ -225,6 +266,7 @@ impl Cli {
                 split,
                 dry_run,
                 mirror,
+                have,
             }),
             Cmd::Verify { bundle, public } => {
                 Command::Verify(commands::verify::Settings { bundle, public })
@@ -239,6 +281,7 @@ impl Cli {
                 python,
                 hf_home,
                 local_dir,
+                files_dir,
                 only,
                 compile_bytecode,
                 json,
@@ -249,9 +292,32 @@ impl Cli {
                 python,
                 hf_home,
                 local_dir,
+                files_dir,
                 only,
                 compile_bytecode,
                 json,
+            }),
+            Cmd::Diff {
+                old,
+                new,
+                json,
+                cache_dir,
+            } => Command::Diff(commands::diff::Settings {
+                old,
+                new,
+                json,
+                cache_dir,
+            }),
+            Cmd::Serve {
+                bundles,
+                public,
+                listen,
+                export,
+            } => Command::Serve(commands::serve::Settings {
+                bundles,
+                public,
+                listen,
+                export,
             }),
             Cmd::Probe { python, output } => {
                 Command::Probe(commands::probe::Settings { python, output })
@@ -293,6 +359,7 @@ impl InputFlags {
             hf_endpoint: self.hf_endpoint,
             pre: self.pre,
             skip_unbundlable: self.skip_unbundlable,
+            skip_missing: self.skip_missing,
             cache_dir: self.cache_dir,
             jobs: self.jobs.max(1),
             index_strategy: self.index_strategy,

@@ -21,9 +21,11 @@ pub enum Error {
     Lock(#[from] crate::lock::Error),
     /// `--hash` pinned for a requirement and the file's sha256 differ (exit 3: verification failed).
     #[error(transparent)]
-    HashCheck(#[from] crate::resolve::hash_check::HashMismatch),
+    HashCheck(Box<crate::resolve::hash_check::HashMismatch>),
     #[error(transparent)]
     Mirrors(Box<crate::mirrors::Error>),
+    #[error(transparent)]
+    Serve(#[from] crate::serve::Error),
     #[error("{0}")]
     Usage(String),
     #[error("{}: {source}", path.display())]
@@ -47,6 +49,12 @@ impl From<crate::fetch::Error> for Error {
     }
 }
 
+impl From<Box<crate::resolve::hash_check::HashMismatch>> for Error {
+    fn from(e: Box<crate::resolve::hash_check::HashMismatch>) -> Self {
+        Error::HashCheck(e)
+    }
+}
+
 impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
@@ -67,6 +75,7 @@ impl Error {
             Error::Install(e) if e.is_verification() => 3,
             Error::HashCheck(_) => 3,
             Error::Install(crate::install::Error::Usage(_)) => 2,
+            Error::Serve(e) => e.exit_code(),
             Error::Resolve(_)
             | Error::Fetch(_)
             | Error::Bundle(_)

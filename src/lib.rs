@@ -15,6 +15,7 @@ pub mod install;
 pub mod lock;
 pub mod mirrors;
 pub mod resolve;
+pub mod serve;
 pub mod target;
 pub mod types;
 

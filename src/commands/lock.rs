@@ -14,6 +14,8 @@ pub struct Settings {
     pub output: PathBuf,
     /// `--mirror auto`.
     pub mirror: Option<String>,
+    /// `--format pylock`: write a PEP 751 pylock.toml instead of ferry.lock.
+    pub pylock: bool,
 }
 
 pub fn run(settings: Settings) -> Result<(), crate::Error> {
@@ -31,17 +33,23 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
         None => Vec::new(),
     };
     let made = make_lock(&plan, &settings.inputs, progress.as_ref())?;
-    let mut json = made.lock.to_json();
-    if !measured.is_empty() {
-        // The choice and its measurements go into the lock file only: a bundle's ferry.json never holds
-        // them, so bundles made through any mirror are the same bytes.
-        if let Ok(serde_json::Value::Object(mut map)) = serde_json::from_str(&json) {
-            map.insert("mirrors".into(), crate::mirrors::record(&measured));
-            json = serde_json::to_string_pretty(&map).unwrap_or(json);
-            json.push('\n');
+    let text = match settings.pylock {
+        true => crate::bundle::pylock::render(&made.lock, false),
+        false => {
+            let mut json = made.lock.to_json();
+            if !measured.is_empty() {
+                // The choice and its measurements go into the lock file only: a bundle's ferry.json never
+                // holds them, so bundles made through any mirror are the same bytes.
+                if let Ok(serde_json::Value::Object(mut map)) = serde_json::from_str(&json) {
+                    map.insert("mirrors".into(), crate::mirrors::record(&measured));
+                    json = serde_json::to_string_pretty(&map).unwrap_or(json);
+                    json.push('\n');
+                }
+            }
+            json
         }
-    }
-    super::write_atomic(&settings.output, json.as_bytes())?;
+    };
+    super::write_atomic(&settings.output, text.as_bytes())?;
     eprintln!(
         "locked {} packages and {} models for {} target(s) into {}",
         made.lock.packages.len(),

@@ -1,6 +1,7 @@
 //! One function per subcommand: orchestration only.
 
 pub mod bundle;
+pub mod diff;
 pub mod inspect;
 pub mod install;
 pub mod keygen;
@@ -8,6 +9,7 @@ pub mod lock;
 pub mod mirrors;
 pub mod probe;
 pub mod progress;
+pub mod serve;
 pub mod verify;
 
 /// What the user asked for, parsed.
@@ -21,6 +23,8 @@ pub enum Command {
     Install(install::Settings),
     Probe(probe::Settings),
     Mirrors(mirrors::Settings),
+    Diff(diff::Settings),
+    Serve(serve::Settings),
 }
 
 /// Moved to the inputs stage (it is what the plan is built from); re-exported for the commands.
@@ -36,6 +40,8 @@ pub fn run(command: Command) -> Result<(), crate::Error> {
         Command::Install(s) => install::run(s),
         Command::Probe(s) => probe::run(s),
         Command::Mirrors(s) => mirrors::run(s),
+        Command::Diff(s) => diff::run(s),
+        Command::Serve(s) => serve::run(s),
     }
 }
 
@@ -44,6 +50,11 @@ static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new
 /// `-q`: errors only.
 pub fn set_quiet(quiet: bool) {
     QUIET.store(quiet, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether `-q` was given.
+pub fn is_quiet() -> bool {
+    QUIET.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Progress for downloads: bars on a TTY, plain lines otherwise, nothing with `-q`.

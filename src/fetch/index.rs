@@ -65,10 +65,12 @@ pub struct Project {
 }
 
 type Slot<T> = Arc<OnceLock<Result<Arc<T>, IndexError>>>;
+type ProjectKey = (PackageName, Option<Url>);
 
 pub struct IndexClient {
     sources: Sources,
-    projects: Mutex<HashMap<(PackageName, Option<Url>), Slot<Project>>>,
+    /// By name and, for the torch family, the PyTorch index it is read from.
+    projects: Mutex<HashMap<ProjectKey, Slot<Project>>>,
     /// One line per project found on two indexes with different files (printed by the command).
     pub warnings: Mutex<Vec<String>>,
     /// Projects named by a direct URL (`name @ URL`).

@@ -12,6 +12,8 @@ pub mod index;
 pub mod metadata;
 pub mod mirrors;
 pub mod models;
+pub mod pick;
+pub mod plain_url;
 pub mod range_reader;
 pub mod routing;
 pub mod simple;

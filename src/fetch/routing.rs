@@ -37,7 +37,7 @@ pub fn lookup(sources: &Sources, name: &PackageName, torch: Option<&Url>) -> Loo
         };
     }
     Lookup {
-        urls: sources.search.clone(),
+        urls: sources.search_order().to_vec(),
         first_only: sources.strategy == IndexStrategy::FirstIndex,
     }
 }
@@ -131,6 +131,7 @@ mod tests {
     fn pinned_then_torch_then_search() {
         let torch_ix = url("http://127.0.0.1:2/whl/cu121/");
         let s = Sources {
+            arranged: true,
             search: vec![
                 url("http://127.0.0.1:1/extra/"),
                 url("http://127.0.0.1:1/simple/"),
@@ -141,7 +142,7 @@ mod tests {
         let name = |n: &str| n.parse::<PackageName>().unwrap();
         assert_eq!(
             lookup(&s, &name("torch"), Some(&torch_ix)).urls,
-            [torch_ix.clone()]
+            std::slice::from_ref(&torch_ix)
         );
         assert_eq!(lookup(&s, &name("torch"), None).urls, s.search);
         assert_eq!(

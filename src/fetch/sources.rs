@@ -19,6 +19,8 @@ pub struct Sources {
     /// The order projects are looked up in (uv's): named indexes, extra indexes, then the default index.
     /// Explicit indexes and PyTorch indexes set aside for `--torch-backend` are not in it.
     pub search: Vec<Url>,
+    /// `search` was set by [`configure`]; a `Sources` built by hand searches `indexes` in order.
+    pub arranged: bool,
     pub strategy: IndexStrategy,
     /// Packages served by one index only (manifest `package_indexes:`).
     pub pinned: Vec<(PackageName, Url)>,
@@ -263,7 +265,7 @@ pub fn configure(opts: &IndexOptions) -> Result<Sources, SourceError> {
 /// Whether an index URL names a PyTorch backend root (`…/cu121/`, `…/cpu/`, `…/rocm6.2/`, `…/xpu/`).
 fn is_backend_root(url: &Url) -> bool {
     url.path_segments()
-        .and_then(|s| s.filter(|p| !p.is_empty()).next_back())
+        .and_then(|mut s| s.rfind(|p| !p.is_empty()))
         .is_some_and(|last| last.parse::<crate::accel::TorchBackend>().is_ok())
 }
 
@@ -341,6 +343,7 @@ fn arrange(
         search.push(u);
     }
     s.search = search;
+    s.arranged = true;
     for (_, u) in named {
         if !s.indexes.contains(&u) {
             s.indexes.push(u);
@@ -350,6 +353,14 @@ fn arrange(
 }
 
 impl Sources {
+    /// The indexes a project is looked up on, in order.
+    pub fn search_order(&self) -> &[Url] {
+        match self.arranged {
+            true => &self.search,
+            false => &self.indexes,
+        }
+    }
+
     /// The PyTorch backend of a target, why, and its index (None without `--torch-backend`).
     /// `FERRY_CUDA_DRIVER_VERSION` where the lock runs overrides the driver the target's probe recorded.
     pub fn torch_for(&self, target: &crate::target::Target) -> Option<(crate::accel::Choice, Url)> {
@@ -416,6 +427,67 @@ mod tests {
             ..Default::default()
         })
         .is_err());
+    }
+
+    #[test]
+    fn extras_before_the_default_explicit_and_pytorch_indexes_aside() {
+        let opts = IndexOptions {
+            index_url: Some("http://127.0.0.1:9/simple".into()),
+            extra_index_urls: vec![
+                "http://127.0.0.1:9/extra".into(),
+                "http://127.0.0.1:8/whl/cu121".into(),
+            ],
+            named: vec![
+                crate::inputs::NamedIndex {
+                    name: "corp".into(),
+                    url: "http://127.0.0.1:7/corp".into(),
+                    explicit: false,
+                },
+                crate::inputs::NamedIndex {
+                    name: "pt".into(),
+                    url: "http://127.0.0.1:6/pt".into(),
+                    explicit: true,
+                },
+            ],
+            pins: vec![("torch".parse().unwrap(), "pt".into())],
+            ..Default::default()
+        };
+        let s = configure(&opts).unwrap();
+        let order: Vec<&str> = s.search_order().iter().map(Url::as_str).collect();
+        assert_eq!(
+            order,
+            [
+                "http://127.0.0.1:7/corp/",
+                "http://127.0.0.1:9/extra/",
+                "http://127.0.0.1:8/whl/cu121/",
+                "http://127.0.0.1:9/simple/"
+            ]
+        );
+        assert_eq!(s.pinned[0].1.as_str(), "http://127.0.0.1:6/pt/");
+        assert!(s.notes.is_empty());
+
+        let torch = IndexOptions {
+            torch_backend: TorchMode::Auto,
+            ..opts.clone()
+        };
+        let e = arrange(Sources::default(), &torch, None).unwrap_err();
+        assert!(e.to_string().contains("FERRY_TORCH_INDEX_BASE"), "{e}");
+        let s = arrange(
+            configure(&opts).unwrap(),
+            &torch,
+            Some("http://127.0.0.1:5/whl".into()),
+        )
+        .unwrap();
+        assert!(
+            !s.search.iter().any(|u| u.as_str().contains("cu121")),
+            "{:?}",
+            s.search
+        );
+        assert_eq!(s.notes.len(), 1, "{:?}", s.notes);
+        assert_eq!(
+            s.torch.unwrap().index(&"cu124".parse().unwrap()).as_str(),
+            "http://127.0.0.1:5/whl/cu124/"
+        );
     }
 
     #[test]

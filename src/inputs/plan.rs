@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use super::config::{self, parse_hub_ref};
 use super::manifest::{self, Manifest};
 use super::InputSettings;
+use super::Pick;
 use super::{requirements, BinaryRule, Error, IndexOptions, ModelRequest, Plan};
 use crate::target::Target;
 
@@ -86,8 +87,13 @@ pub fn build_with(
     }
     for path in &config_files {
         plan.inputs.push(format!("--config {}", path.display()));
-        let c = config::read(path)?;
+        let opts = config::ReadOptions {
+            skip_missing: settings.skip_missing,
+        };
+        let c = config::read_with(path, opts)?;
         plan.models.extend(c.models);
+        plan.files.extend(c.files);
+        plan.warnings.extend(c.warnings);
         for p in c.local_paths {
             if !plan.local_paths.contains(&p) {
                 plan.local_paths.push(p);
@@ -95,6 +101,24 @@ pub fn build_with(
         }
     }
     config::dedup(&mut plan.models);
+    if plan.requirements.is_empty()
+        && plan.models.is_empty()
+        && plan.files.is_empty()
+        && !config_files.is_empty()
+    {
+        let mut message = format!(
+            "nothing to bundle: {} names no model that any trainer reads",
+            config_files
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        for w in &plan.warnings {
+            message.push_str(&format!("\n  {w}"));
+        }
+        return Err(Error::Usage(message));
+    }
 
     plan.targets = targets(&m, settings, local)?;
     for t in &settings.target_files {
@@ -217,6 +241,7 @@ fn manifest_models(m: &Manifest) -> Vec<ModelRequest> {
             variant: model.variant.clone(),
             reason: None,
             origin: format!("{} (models[{i}])", m.path.display()),
+            pick: Pick::Default,
         })
         .collect()
 }
@@ -234,6 +259,18 @@ fn flag_model(value: &str, s: &InputSettings) -> Result<ModelRequest, Error> {
         variant: s.variant.clone(),
         reason: None,
         origin: format!("--model {value}"),
+        pick: Pick::Default,
+    })
+}
+
+/// Only the targets of the manifest and flags, for inputs that are already locked (`--locked pylock.toml`).
+pub fn targets_only(settings: &InputSettings) -> Result<Vec<Target>, Error> {
+    let m = match &settings.manifest {
+        Some(path) => manifest::read(path)?,
+        None => Manifest::default(),
+    };
+    targets(&m, settings, &|| {
+        crate::host::detect(None).map_err(|e| e.to_string())
     })
 }
 
@@ -402,6 +439,7 @@ mod tests {
             extra_index_urls: strings(&["http://127.0.0.1:4/simple"]),
             python_versions: strings(&["3.11"]),
             platforms: strings(&["win_amd64"]),
+            skip_missing: true,
             ..InputSettings::default()
         };
         let p = build_with(&settings, &no_python).unwrap();

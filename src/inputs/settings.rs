@@ -21,6 +21,8 @@ pub struct InputSettings {
     pub hf_endpoint: Option<String>,
     pub pre: bool,
     pub skip_unbundlable: bool,
+    /// A local file named by a config that does not exist is a warning, not an error.
+    pub skip_missing: bool,
     pub cache_dir: Option<PathBuf>,
     pub jobs: usize,
     pub index_strategy: Option<String>,

@@ -227,9 +227,11 @@ mod tests {
             hf_endpoint: None,
             packages,
             models: vec![],
+            files: vec![],
             local_paths: vec![],
             skipped: vec![],
             torch: vec![],
+            delta: None,
         }
     }
 

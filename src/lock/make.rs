@@ -39,7 +39,7 @@ pub fn make_lock(
     progress: &dyn Progress,
 ) -> Result<Made, crate::Error> {
     let created = created_time();
-    for s in &plan.skipped {
+    for s in plan.skipped.iter().chain(&plan.warnings) {
         progress.message(&format!("warning: {s}"));
     }
     for p in &plan.local_paths {
@@ -100,6 +100,15 @@ pub fn make_lock(
         ));
         crate::fetch::models::lock_models(&plan.models, &hub)?
     };
+    let files = if plan.files.is_empty() {
+        Vec::new()
+    } else {
+        progress.message(&format!(
+            "pinning {} file(s) that are not on a hub",
+            plan.files.len()
+        ));
+        crate::fetch::plain_url::lock_files(&plan.files, cache.root(), settings.jobs, progress)?
+    };
     let hf_endpoint = if models.is_empty() {
         None
     } else {
@@ -127,6 +136,8 @@ pub fn make_lock(
         local_paths: plan.local_paths.clone(),
         skipped: plan.skipped.clone(),
         torch: torch_records(plan, index.sources()),
+        files,
+        delta: None,
     };
     lock.normalize();
     Ok(Made {

@@ -13,6 +13,8 @@ pub use make::{created_time, make_lock, Made};
 use crate::target::Target;
 use crate::types::{CommitSha, PackageName, RepoId, RepoKind, Sha256};
 
+pub mod delta;
+
 pub const FORMAT_VERSION: u32 = 1;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,6 +42,9 @@ pub struct Lock {
     pub packages: Vec<LockedPackage>,
     #[serde(default)]
     pub models: Vec<LockedModel>,
+    /// Files that are not on a hub (local files, plain URLs), carried under `files/`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<LockedFile>,
     /// Local paths named by configs: reported, not carried.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub local_paths: Vec<String>,
@@ -49,6 +54,9 @@ pub struct Lock {
     /// The PyTorch backend of each target (`--torch-backend`), where its index is and why it was chosen.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub torch: Vec<TorchRecord>,
+    /// A delta bundle: the base it builds on and the files it leaves out (see [`delta`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta: Option<delta::Delta>,
 }
 
 /// Where a target's PyTorch family came from and why.
@@ -112,6 +120,9 @@ pub struct LockedModel {
     /// Why it is here when the user did not name it ("added because …").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Where it was asked for: config file:line and key, manifest entry, flag, or the family that needs it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub origins: Vec<String>,
     pub files: Vec<LockedModelFile>,
 }
 
@@ -208,6 +219,26 @@ pub fn read(path: &Path) -> Result<Lock, crate::Error> {
     Ok(lock)
 }
 
+/// A file carried under `files/NAME` in the bundle.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockedFile {
+    /// Relative path under `files/` (and under `install --files-dir DIR`), `/`-separated.
+    pub name: String,
+    /// A plain URL, or the absolute path of a local file (where `bundle --locked` reads it again).
+    pub source: String,
+    pub sha256: Sha256,
+    pub size: u64,
+    /// Where it was named (config file:line and key).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub origins: Vec<String>,
+}
+
+impl LockedFile {
+    pub fn is_url(&self) -> bool {
+        self.source.starts_with("http://") || self.source.starts_with("https://")
+    }
+}
+
 impl Lock {
     pub fn to_json(&self) -> String {
         let mut s = serde_json::to_string_pretty(self).expect("lock serializes");
@@ -231,5 +262,9 @@ impl Lock {
         for m in &mut self.models {
             m.files.sort_by(|a, b| a.path.cmp(&b.path));
         }
+        if let Some(d) = &mut self.delta {
+            d.normalize();
+        }
+        self.files.sort_by(|a, b| a.name.cmp(&b.name));
     }
 }

@@ -26,7 +26,7 @@ pub fn check(
     plan: &Plan,
     packages: &[LockedPackage],
     pinned: &[Pinned],
-) -> Result<(), HashMismatch> {
+) -> Result<(), Box<HashMismatch>> {
     for p in packages {
         let Some(req) = plan
             .requirements
@@ -63,7 +63,7 @@ pub fn check(
             continue;
         };
         if !allowed.contains(&&got) {
-            return Err(HashMismatch {
+            return Err(Box::new(HashMismatch {
                 origin: req
                     .origin
                     .as_ref()
@@ -76,7 +76,7 @@ pub fn check(
                     .unwrap_or_else(|_| p.url.clone()),
                 expected: allowed.iter().map(|h| h.as_str().to_string()).collect(),
                 got: got.as_str().to_string(),
-            });
+            }));
         }
     }
     Ok(())

@@ -143,6 +143,7 @@ pub fn fixture() -> Fixture {
             commit: COMMIT.parse().unwrap(),
             source_repo: Some("old-org/tiny".parse().unwrap()),
             reason: Some("the training config names it as the tokenizer".into()),
+            origins: vec![],
             files: vec![
                 model_file("config.json", &config_blob, &config_sha, config_size, false),
                 model_file(
@@ -161,9 +162,11 @@ pub fn fixture() -> Fixture {
                 ),
             ],
         }],
+        files: vec![],
         local_paths: vec![],
         skipped: vec![],
         torch: vec![],
+        delta: None,
     };
 
     let repo = "models/hub/models--org--tiny";

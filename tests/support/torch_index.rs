@@ -7,10 +7,13 @@ use std::sync::{Arc, Mutex};
 
 use super::wheels::sha256_hex;
 
+/// project → files (filename, bytes).
+type Root = BTreeMap<String, Vec<(String, Vec<u8>)>>;
+
 #[derive(Default)]
 struct State {
-    /// backend → project → files (filename, bytes).
-    roots: BTreeMap<String, BTreeMap<String, Vec<(String, Vec<u8>)>>>,
+    /// backend → its root.
+    roots: BTreeMap<String, Root>,
     log: Vec<String>,
 }
 
