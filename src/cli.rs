@@ -53,6 +53,9 @@ pub enum Cmd {
         /// Lock file to write.
         #[arg(short = 'o', long, default_value = "ferry.lock")]
         output: PathBuf,
+        /// `auto`: measure the mirror candidates and resolve on the fastest fresh one (docs/mirrors.md).
+        #[arg(long)]
+        mirror: Option<String>,
         /// `ferry` (ferry.lock, JSON) or `pylock` (PEP 751; -o defaults to pylock.toml).
         #[arg(long, value_parser = ["ferry", "pylock"], default_value = "ferry")]
         format: String,
@@ -82,6 +85,9 @@ pub enum Cmd {
         /// Print what would be downloaded, the total size and how much is already cached, then stop.
         #[arg(long)]
         dry_run: bool,
+        /// `auto`: download from the fastest fresh mirror, failing over to the next (docs/mirrors.md).
+        #[arg(long)]
+        mirror: Option<String>,
         /// Delta bundle: leave out every file OLD (a lock or a bundle) already carried.
         #[arg(long, value_name = "OLD")]
         have: Option<PathBuf>,
@@ -239,6 +245,20 @@ pub enum Cmd {
         #[arg(short = 'o', long, default_value = "target.json")]
         output: PathBuf,
     },
+    /// Measure the mirror candidates (package index, hub, PyTorch wheels) and show the choice.
+    Mirrors {
+        #[arg(long)]
+        json: bool,
+        /// Judge freshness against this lock and time one of its files.
+        #[arg(long)]
+        locked: Option<PathBuf>,
+        #[arg(short = 'i', long)]
+        index_url: Option<String>,
+        #[arg(long)]
+        hf_endpoint: Option<String>,
+        #[arg(long)]
+        torch_index_base: Option<String>,
+    },
 }
 
 /// MANIFEST, INPUTS, TARGETS and SOURCES shared by `lock` and `bundle`.
@@ -362,6 +382,7 @@ impl Cli {
                 inputs,
                 output,
                 format,
+                mirror,
                 force,
             } => Command::Lock(commands::lock::Settings {
                 inputs: inputs.into_settings(),
@@ -370,6 +391,7 @@ impl Cli {
                     _ => output,
                 },
                 pylock: format == "pylock",
+                mirror,
                 force,
             }),
             Cmd::Bundle {
@@ -379,6 +401,7 @@ impl Cli {
                 locked,
                 split,
                 dry_run,
+                mirror,
                 have,
                 force,
                 with_ferry,
@@ -389,6 +412,7 @@ impl Cli {
                 locked,
                 split,
                 dry_run,
+                mirror,
                 have,
                 force,
                 with_ferry,
@@ -484,6 +508,19 @@ impl Cli {
             Cmd::Probe { python, output } => {
                 Command::Probe(commands::probe::Settings { python, output })
             }
+            Cmd::Mirrors {
+                json,
+                locked,
+                index_url,
+                hf_endpoint,
+                torch_index_base,
+            } => Command::Mirrors(commands::mirrors::Settings {
+                json,
+                locked,
+                index_url,
+                hf_endpoint,
+                torch_index_base,
+            }),
         }
     }
 }
