@@ -28,4 +28,10 @@ pub struct InputSettings {
     pub index_strategy: Option<String>,
     pub torch_backend: Option<String>,
     pub torch_index_base: Option<String>,
+    /// Do not add the target's pip (`--no-pip`).
+    pub no_pip: bool,
+    /// pip's `--only-binary` / `--no-binary` values, `--require-hashes`.
+    pub only_binary: Vec<String>,
+    pub no_binary: Vec<String>,
+    pub require_hashes: bool,
 }

@@ -33,6 +33,42 @@ pub fn created_time() -> u64 {
         })
 }
 
+/// The target's pip, so that a venv `ferry install` creates can run pip offline; a note, not an error, when
+/// the index has none (`--no-pip` leaves it out).
+fn add_pip(
+    plan: &Plan,
+    index: &Arc<IndexClient>,
+    sdists: &SdistBuilder,
+    pinned: &mut Vec<Pinned>,
+    progress: &dyn Progress,
+) {
+    if pinned.iter().any(|p| p.name.as_ref() == "pip") {
+        return;
+    }
+    let Ok(req) = "pip".parse() else { return };
+    let pip_plan = Plan {
+        requirements: vec![crate::inputs::Requirement {
+            req,
+            hashes: Vec::new(),
+            origin: None,
+        }],
+        ..plan.clone()
+    };
+    match resolve::resolve(&pip_plan, index, sdists) {
+        Ok(found) => pinned.extend(found.into_iter().map(|mut p| {
+            p.requested = false;
+            p
+        })),
+        Err(e) => {
+            tracing::debug!("pip: {e}");
+            progress.message(
+                "note: the package index has no pip for the target; a venv made by `ferry install` will have \
+                 none (--no-pip leaves pip out on purpose)",
+            );
+        }
+    }
+}
+
 pub fn make_lock(
     plan: &Plan,
     settings: &InputSettings,
@@ -81,7 +117,11 @@ pub fn make_lock(
         for w in warnings {
             progress.message(&format!("warning: {w}"));
         }
-        (index, resolved?)
+        let mut pinned = resolved?;
+        if !settings.no_pip && !plan.index.require_hashes {
+            add_pip(plan, &index, &sdists, &mut pinned, progress);
+        }
+        (index, pinned)
     };
     let packages = with_hashes(pending(&pinned), &cache, settings.jobs, progress)?;
     resolve::hash_check::check(plan, &packages, &pinned)?;
