@@ -23,6 +23,8 @@ pub enum Error {
     #[error(transparent)]
     HashCheck(Box<crate::resolve::hash_check::HashMismatch>),
     #[error(transparent)]
+    Mirrors(Box<crate::mirrors::Error>),
+    #[error(transparent)]
     Serve(#[from] crate::serve::Error),
     #[error(transparent)]
     Torrent(#[from] crate::torrent::Error),
@@ -37,6 +39,12 @@ pub enum Error {
     },
     #[error("{0}")]
     Other(String),
+}
+
+impl From<crate::mirrors::Error> for Error {
+    fn from(e: crate::mirrors::Error) -> Self {
+        Error::Mirrors(Box::new(e))
+    }
 }
 
 impl From<crate::fetch::Error> for Error {
@@ -64,6 +72,8 @@ impl Error {
         match self {
             Error::Input(_) | Error::Target(_) | Error::Usage(_) | Error::Sources(_) => 2,
             Error::Lock(e) if e.is_usage() => 2,
+            Error::Mirrors(e) if matches!(**e, crate::mirrors::Error::NoneFresh { .. }) => 1,
+            Error::Mirrors(_) => 2,
             Error::Bundle(e) if e.is_verification() => 3,
             Error::Bundle(e) if e.is_usage() => 2,
             Error::Install(e) if e.is_verification() => 3,

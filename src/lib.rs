@@ -14,6 +14,7 @@ pub mod inputs;
 pub mod install;
 pub mod lock;
 pub mod oci;
+pub mod mirrors;
 pub mod resolve;
 pub mod serve;
 pub mod target;

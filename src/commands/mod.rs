@@ -7,6 +7,7 @@ pub mod install;
 pub mod keygen;
 pub mod lock;
 pub mod oci;
+pub mod mirrors;
 pub mod probe;
 pub mod progress;
 pub mod serve;
@@ -23,6 +24,7 @@ pub enum Command {
     Inspect(inspect::Settings),
     Install(install::Settings),
     Probe(probe::Settings),
+    Mirrors(mirrors::Settings),
     Diff(diff::Settings),
     Serve(serve::Settings),
     Torrent(crate::torrent::Settings),
@@ -42,6 +44,7 @@ pub fn run(command: Command) -> Result<(), crate::Error> {
         Command::Inspect(s) => inspect::run(s),
         Command::Install(s) => install::run(s),
         Command::Probe(s) => probe::run(s),
+        Command::Mirrors(s) => mirrors::run(s),
         Command::Diff(s) => diff::run(s),
         Command::Serve(s) => serve::run(s),
         Command::Torrent(s) => torrent::run(s),
