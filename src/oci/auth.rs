@@ -18,16 +18,6 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-impl Credentials {
-    pub fn basic_header(&self) -> String {
-        let raw = format!("{}:{}", self.user, self.password);
-        format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(raw)
-        )
-    }
-}
-
 /// The auth files in the order podman and docker read them: `$REGISTRY_AUTH_FILE`,
 /// `$XDG_RUNTIME_DIR/containers/auth.json`, `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`.
 fn auth_files() -> Vec<PathBuf> {

@@ -32,6 +32,8 @@ pub const A_SYMLINKS: &str = "vnd.ferry.tar.symlinks";
 pub enum Error {
     #[error(transparent)]
     Bundle(#[from] crate::bundle::Error),
+    #[error(transparent)]
+    Net(Box<crate::fetch::Error>),
     #[error("'{0}' is not an OCI reference: expected oci://HOST[:PORT]/REPO:TAG")]
     Reference(String),
     #[error("{url}: {message}")]
@@ -59,8 +61,12 @@ pub enum Error {
     },
     #[error("{}: already exists (use --force to replace it)", .0.display())]
     Exists(PathBuf),
-    #[error("async runtime: {0}")]
-    Runtime(String),
+}
+
+impl From<crate::fetch::Error> for Error {
+    fn from(e: crate::fetch::Error) -> Self {
+        Error::Net(Box::new(e))
+    }
 }
 
 impl Error {
@@ -173,15 +179,6 @@ pub struct PushReport {
     pub uploaded_bytes: u64,
     pub skipped: usize,
     pub manifest_digest: String,
-}
-
-/// The runtime push and pull run on.
-fn runtime() -> Result<tokio::runtime::Runtime, Error> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Runtime(e.to_string()))
 }
 
 #[cfg(test)]

@@ -47,8 +47,7 @@ struct Volume {
 pub fn pull(settings: &PullSettings, say: &dyn Fn(&str)) -> Result<Vec<PathBuf>, Error> {
     let reference: Reference = settings.reference.parse()?;
     let registry = Registry::new(&reference, settings.plain_http, false)?;
-    let runtime = super::runtime()?;
-    let raw = runtime.block_on(registry.get_manifest(&reference.reference))?;
+    let raw = crate::fetch::http::block_on(registry.get_manifest(&reference.reference))?;
     let not_bundle = |message: String| Error::NotABundle {
         reference: reference.to_string(),
         message,
@@ -115,7 +114,7 @@ pub fn pull(settings: &PullSettings, say: &dyn Fn(&str)) -> Result<Vec<PathBuf>,
             return Err(not_bundle(format!("unsupported digest {d}")));
         }
     }
-    runtime.block_on(async {
+    crate::fetch::http::block_on(async {
         let results: Vec<Result<(), Error>> =
             futures_util::stream::iter(wanted.iter().map(|(digest, (size, name))| {
                 let registry = &registry;
@@ -134,7 +133,6 @@ pub fn pull(settings: &PullSettings, say: &dyn Fn(&str)) -> Result<Vec<PathBuf>,
             .await;
         results.into_iter().collect::<Result<(), Error>>()
     })?;
-    drop(runtime);
 
     // The three signed top-level files, then every other member.
     let read = |digest: &str| {

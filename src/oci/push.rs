@@ -90,8 +90,7 @@ pub fn push(settings: &PushSettings, say: &dyn Fn(&str)) -> Result<PushReport, E
     let manifest = serde_json::to_vec(&manifest).expect("json");
 
     let registry = Registry::new(&reference, settings.plain_http, true)?;
-    let runtime = super::runtime()?;
-    runtime.block_on(async {
+    crate::fetch::http::block_on(async {
         let mut report = PushReport {
             layers: layers.len(),
             ..PushReport::default()

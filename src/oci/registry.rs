@@ -10,6 +10,7 @@ use tokio::io::AsyncWriteExt as _;
 use super::auth::{self, Challenge, Credentials};
 use super::{Error, Reference, MANIFEST_TYPE};
 use crate::bundle::TarStream;
+use crate::fetch::http;
 
 /// Bytes per `PATCH` (`FERRY_OCI_CHUNK_SIZE` overrides, e.g. to test chunking).
 fn chunk_size() -> u64 {
@@ -23,15 +24,21 @@ fn chunk_size() -> u64 {
 const TRIES: usize = 4;
 
 pub struct Registry {
-    client: reqwest::Client,
+    client: &'static http::Client,
     base: url::Url,
     host: String,
     repo: String,
     creds: Option<Credentials>,
-    /// The `Authorization` value that worked last (basic, or a bearer token).
-    authorization: tokio::sync::Mutex<Option<String>>,
+    /// The bearer token that worked last.
+    token: tokio::sync::Mutex<Option<String>>,
+    /// The registry asked for basic credentials: they ride in the URLs, and the shared client keeps them
+    /// for this host only.
+    basic: std::sync::atomic::AtomicBool,
     push: bool,
 }
+
+/// One request to build again on retry: the shared client's request and, for uploads, a streamed body.
+type Built = (http::Request, Option<reqwest::Body>);
 
 /// Where a blob's bytes are: a place in a bundle's stream.
 #[derive(Clone)]
@@ -100,52 +107,47 @@ impl Registry {
         let base = url::Url::parse(&format!("{scheme}://{}/", r.host))
             .map_err(|_| Error::Reference(r.to_string()))?;
         Ok(Registry {
-            client: crate::fetch::http::client()
-                .map_err(|e| Error::Http {
-                    url: base.to_string(),
-                    message: e.to_string(),
-                })?
-                .inner()
-                .clone(),
+            client: http::client()?,
             base,
             host: r.host.clone(),
             repo: r.repo.clone(),
             creds: auth::credentials(&r.host),
-            authorization: tokio::sync::Mutex::new(None),
+            token: tokio::sync::Mutex::new(None),
+            basic: std::sync::atomic::AtomicBool::new(false),
             push,
         })
     }
 
     fn url(&self, path: &str) -> url::Url {
-        self.base
+        let url = self
+            .base
             .join(&format!("v2/{}/{path}", self.repo))
-            .expect("valid path")
+            .expect("valid path");
+        self.with_credentials(url)
     }
 
-    /// Send, answering one 401 challenge (basic or bearer token) and retrying once.
-    async fn send(
-        &self,
-        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
-    ) -> Result<reqwest::Response, Error> {
+    /// `url` with the stored credentials in it when the registry asked for basic auth.
+    fn with_credentials(&self, mut url: url::Url) -> url::Url {
+        if let (true, Some(c)) = (
+            self.basic.load(std::sync::atomic::Ordering::Relaxed),
+            &self.creds,
+        ) {
+            let _ = url.set_username(&c.user);
+            let _ = url.set_password(Some(&c.password));
+        }
+        url
+    }
+
+    /// Send through the shared client, answering one 401 challenge (basic or bearer token) and retrying once.
+    async fn send(&self, build: impl Fn() -> Built) -> Result<http::Response, Error> {
         for attempt in 0..2 {
-            let mut request = build(&self.client);
-            if let Some(a) = self.authorization.lock().await.clone() {
-                request = request.header("authorization", a);
-            }
-            let request = request.build().map_err(|e| Error::Http {
-                url: self.base.to_string(),
-                message: e.to_string(),
-            })?;
-            let url = request.url().to_string();
-            let resp = self
-                .client
-                .execute(request)
-                .await
-                .map_err(|e| Error::Http {
-                    url: url.clone(),
-                    message: describe(&e),
-                })?;
-            if resp.status() != reqwest::StatusCode::UNAUTHORIZED || attempt == 1 {
+            let (request, body) = build();
+            let request = request.bearer(self.token.lock().await.as_deref());
+            let resp = match body {
+                Some(body) => self.client.send_streaming(&request, body).await?,
+                None => self.client.send(&request).await?,
+            };
+            if resp.status() != 401 || attempt == 1 {
                 return Ok(resp);
             }
             let challenge = resp
@@ -153,20 +155,23 @@ impl Registry {
                 .get("www-authenticate")
                 .and_then(|v| v.to_str().ok())
                 .and_then(auth::parse_challenge);
-            let value = match challenge {
-                Some(Challenge::Basic) => self
-                    .creds
-                    .as_ref()
-                    .map(Credentials::basic_header)
-                    .ok_or_else(|| self.no_credentials())?,
+            match challenge {
+                Some(Challenge::Basic) => {
+                    if self.creds.is_none() {
+                        return Err(self.no_credentials());
+                    }
+                    self.basic.store(true, std::sync::atomic::Ordering::Relaxed);
+                    // The shared client keeps them for this registry's origin: every request that follows,
+                    // the ones already in flight included, carries them; no other host ever sees them.
+                    http::auth::take_credentials(&self.with_credentials(self.base.clone()));
+                }
                 Some(Challenge::Bearer {
                     realm,
                     service,
                     scope,
-                }) => format!("Bearer {}", self.token(&realm, service, scope).await?),
+                }) => *self.token.lock().await = Some(self.token(&realm, service, scope).await?),
                 None => return Ok(resp),
-            };
-            *self.authorization.lock().await = Some(value);
+            }
         }
         unreachable!("the loop returns")
     }
@@ -203,24 +208,23 @@ impl Registry {
                 q.append_pair("scope", &s);
             }
         }
-        let mut request = self.client.get(url.clone());
         if let Some(c) = &self.creds {
-            request = request.header("authorization", c.basic_header());
+            // The shared client sends them to the realm's host only.
+            let _ = url.set_username(&c.user);
+            let _ = url.set_password(Some(&c.password));
         }
-        let resp = request.send().await.map_err(|e| Error::Http {
-            url: realm.to_string(),
-            message: describe(&e),
-        })?;
-        if !resp.status().is_success() {
+        let fetched = self.client.fetch(&http::Request::get(url)).await?;
+        if !fetched.is_success() {
             return Err(Error::Auth {
                 host: self.host.clone(),
-                message: format!("token service {realm} answered {}", resp.status()),
+                message: format!("token service {realm} answered {}", fetched.status),
             });
         }
-        let doc: serde_json::Value = resp.json().await.map_err(|e| Error::Auth {
-            host: self.host.clone(),
-            message: format!("token service {realm}: {e}"),
-        })?;
+        let doc: serde_json::Value =
+            serde_json::from_slice(&fetched.body).map_err(|e| Error::Auth {
+                host: self.host.clone(),
+                message: format!("token service {realm}: {e}"),
+            })?;
         doc.get("token")
             .or_else(|| doc.get("access_token"))
             .and_then(|t| t.as_str())
@@ -233,8 +237,10 @@ impl Registry {
 
     pub async fn blob_exists(&self, digest: &str) -> Result<bool, Error> {
         let url = self.url(&format!("blobs/{digest}"));
-        let resp = self.send(|c| c.head(url.clone())).await?;
-        match resp.status().as_u16() {
+        let resp = self
+            .send(|| (http::Request::head(url.clone()), None))
+            .await?;
+        match resp.status() {
             200 => Ok(true),
             404 => Ok(false),
             _ => Err(status_error(url.as_str(), resp).await),
@@ -244,8 +250,15 @@ impl Registry {
     /// Upload one blob in chunks; a failed chunk is retried from where the registry says the upload stands.
     pub async fn upload(&self, digest: &str, source: &Source) -> Result<(), Error> {
         let start_url = self.url("blobs/uploads/");
-        let resp = self.send(|c| c.post(start_url.clone())).await?;
-        if resp.status() != reqwest::StatusCode::ACCEPTED {
+        let resp = self
+            .send(|| {
+                (
+                    http::Request::new(http::Method::POST, start_url.clone()),
+                    None,
+                )
+            })
+            .await?;
+        if resp.status() != 202 {
             return Err(status_error(start_url.as_str(), resp).await);
         }
         let mut location = self.location(&resp, start_url.as_str())?;
@@ -257,16 +270,16 @@ impl Registry {
             let len = chunk.min(size - done);
             let url = location.clone();
             let result = self
-                .send(|c| {
-                    c.patch(url.clone())
+                .send(|| {
+                    let request = http::Request::new(http::Method::PATCH, url.clone())
                         .header("content-type", "application/octet-stream")
-                        .header("content-length", len)
-                        .header("content-range", format!("{done}-{}", done + len - 1))
-                        .body(source.body(done, len))
+                        .header("content-length", &len.to_string())
+                        .header("content-range", &format!("{done}-{}", done + len - 1));
+                    (request, Some(source.body(done, len)))
                 })
                 .await;
             match result {
-                Ok(resp) if resp.status() == reqwest::StatusCode::ACCEPTED => {
+                Ok(resp) if resp.status() == 202 => {
                     location = self.location(&resp, url.as_str())?;
                     done += len;
                     failures = 0;
@@ -284,8 +297,10 @@ impl Registry {
                     tokio::time::sleep(std::time::Duration::from_millis(500 * failures as u64))
                         .await;
                     // Ask where the upload stands and go on from there.
-                    let status = self.send(|c| c.get(url.clone())).await?;
-                    if status.status() != reqwest::StatusCode::NO_CONTENT {
+                    let status = self
+                        .send(|| (http::Request::get(url.clone()), None))
+                        .await?;
+                    if status.status() != 204 {
                         return Err(err);
                     }
                     done = status
@@ -301,19 +316,20 @@ impl Registry {
         let mut finish = location.clone();
         finish.query_pairs_mut().append_pair("digest", digest);
         let resp = self
-            .send(|c| {
-                c.put(finish.clone())
+            .send(|| {
+                let request = http::Request::new(http::Method::PUT, finish.clone())
                     .header("content-type", "application/octet-stream")
-                    .header("content-length", 0)
+                    .body(Bytes::new());
+                (request, None)
             })
             .await?;
-        if resp.status() != reqwest::StatusCode::CREATED {
+        if resp.status() != 201 {
             return Err(status_error(finish.as_str(), resp).await);
         }
         Ok(())
     }
 
-    fn location(&self, resp: &reqwest::Response, from: &str) -> Result<url::Url, Error> {
+    fn location(&self, resp: &http::Response, from: &str) -> Result<url::Url, Error> {
         let loc = resp
             .headers()
             .get("location")
@@ -322,10 +338,11 @@ impl Registry {
                 url: from.to_string(),
                 message: "upload answer without Location".into(),
             })?;
-        self.base.join(loc).map_err(|_| Error::Http {
+        let url = self.base.join(loc).map_err(|_| Error::Http {
             url: from.to_string(),
             message: format!("bad Location '{loc}'"),
-        })
+        })?;
+        Ok(self.with_credentials(url))
     }
 
     /// PUT the manifest under `reference`; returns its digest.
@@ -333,13 +350,14 @@ impl Registry {
         let url = self.url(&format!("manifests/{reference}"));
         let body = Bytes::copy_from_slice(body);
         let resp = self
-            .send(|c| {
-                c.put(url.clone())
+            .send(|| {
+                let request = http::Request::new(http::Method::PUT, url.clone())
                     .header("content-type", MANIFEST_TYPE)
-                    .body(body.clone())
+                    .body(body.clone());
+                (request, None)
             })
             .await?;
-        if resp.status() != reqwest::StatusCode::CREATED {
+        if resp.status() != 201 {
             return Err(status_error(url.as_str(), resp).await);
         }
         Ok(format!(
@@ -351,45 +369,24 @@ impl Registry {
     pub async fn get_manifest(&self, reference: &str) -> Result<Vec<u8>, Error> {
         let url = self.url(&format!("manifests/{reference}"));
         let resp = self
-            .send(|c| c.get(url.clone()).header("accept", MANIFEST_TYPE))
+            .send(|| (http::Request::get(url.clone()).accept(MANIFEST_TYPE), None))
             .await?;
-        if !resp.status().is_success() {
+        if !(200..300).contains(&resp.status()) {
             return Err(status_error(url.as_str(), resp).await);
         }
-        let body = resp.bytes().await.map_err(|e| Error::Http {
-            url: url.to_string(),
-            message: describe(&e),
-        })?;
-        Ok(body.to_vec())
+        Ok(resp.bytes().await?.to_vec())
     }
 
     /// Download a blob into `dest`, hashing as it streams; a digest that does not match is an error and
     /// leaves no file.
     pub async fn download(&self, digest: &str, size: u64, dest: &Path) -> Result<(), Error> {
-        let mut url = self.url(&format!("blobs/{digest}"));
-        let mut resp = self.send(|c| c.get(url.clone())).await?;
-        for _ in 0..5 {
-            if !resp.status().is_redirection() {
-                break;
-            }
-            let next = self.location(&resp, url.as_str())?;
-            // Storage on another host gets no registry credentials.
-            let same_host = next.host_str() == url.host_str() && next.port() == url.port();
-            url = next;
-            resp = if same_host {
-                self.send(|c| c.get(url.clone())).await?
-            } else {
-                self.client
-                    .get(url.clone())
-                    .send()
-                    .await
-                    .map_err(|e| Error::Http {
-                        url: url.to_string(),
-                        message: describe(&e),
-                    })?
-            };
-        }
-        if !resp.status().is_success() {
+        // The shared client follows a redirect to storage itself, without the registry's credentials.
+        let url = self.url(&format!("blobs/{digest}"));
+        let resp = self
+            .send(|| (http::Request::get(url.clone()), None))
+            .await?;
+        let url = resp.url.clone();
+        if !(200..300).contains(&resp.status()) {
             return Err(status_error(url.as_str(), resp).await);
         }
         let mut file = tokio::fs::File::create(dest)
@@ -397,11 +394,9 @@ impl Registry {
             .map_err(|e| Error::io(dest, e))?;
         let mut hasher = sha2::Sha256::new();
         let mut got = 0u64;
-        let mut resp = resp;
-        while let Some(chunk) = resp.chunk().await.map_err(|e| Error::Http {
-            url: url.to_string(),
-            message: describe(&e),
-        })? {
+        let mut chunks = std::pin::pin!(resp.chunks());
+        while let Some(chunk) = futures_util::StreamExt::next(&mut chunks).await {
+            let chunk = chunk?;
             hasher.update(&chunk);
             got += chunk.len() as u64;
             file.write_all(&chunk)
@@ -423,9 +418,13 @@ impl Registry {
 }
 
 /// A registry error answer: the status and the registry's own error codes.
-async fn status_error(url: &str, resp: reqwest::Response) -> Error {
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap_or_default();
+async fn status_error(url: &str, resp: http::Response) -> Error {
+    let status = resp.status();
+    let text = String::from_utf8_lossy(&resp.bytes().await.unwrap_or_default()).into_owned();
+    // Never echo credentials that ride in a URL.
+    let url = url::Url::parse(url).map_or(url.to_string(), |u| {
+        crate::fetch::http::auth::strip(&u).to_string()
+    });
     let message = serde_json::from_str::<serde_json::Value>(&text)
         .ok()
         .and_then(|v| {
@@ -446,18 +445,8 @@ async fn status_error(url: &str, resp: reqwest::Response) -> Error {
         })
         .unwrap_or_else(|| text.chars().take(300).collect());
     Error::Status {
-        url: url.to_string(),
+        url,
         status,
         message,
     }
-}
-
-fn describe(e: &reqwest::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(inner) = source {
-        s.push_str(&format!(": {inner}"));
-        source = inner.source();
-    }
-    s
 }

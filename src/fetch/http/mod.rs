@@ -310,6 +310,33 @@ impl Client {
         })
     }
 
+    /// One attempt with a streamed body (an upload, e.g. a registry blob chunk): credentials and bearer token
+    /// as in [`Client::send`]; redirects are not followed (a stream cannot be sent twice), the caller sees them.
+    pub async fn send_streaming(
+        &self,
+        req: &Request,
+        body: reqwest::Body,
+    ) -> Result<Response, Error> {
+        let url = auth::take_credentials(&req.url);
+        let mut builder = self
+            .http
+            .request(req.method.clone(), url.clone())
+            .headers(req.headers.clone());
+        builder = match &req.bearer {
+            Some(token) => builder.header(AUTHORIZATION, format!("Bearer {token}")),
+            None => match auth::basic_for(&url)? {
+                Some(b) => builder.header(AUTHORIZATION, auth::basic_header(&b)),
+                None => builder,
+            },
+        };
+        let resp = builder
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| Error::from_reqwest(&url, e))?;
+        Ok(Response { url, inner: resp })
+    }
+
     /// Send and read the whole body, retrying (backoff, `Retry-After`) while the failure is transient:
     /// network errors, cut bodies, 5xx, 408, 429. The final answer comes back whatever its status.
     pub async fn fetch(&self, req: &Request) -> Result<Fetched, Error> {
