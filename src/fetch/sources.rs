@@ -149,6 +149,22 @@ fn read_pip_conf() -> PipConf {
     conf
 }
 
+/// The index URLs pip.conf names (`index-url` then `extra-index-url`), with the file they came from.
+pub fn pip_conf_index_urls() -> Vec<(String, String)> {
+    let conf = read_pip_conf();
+    let mut out: Vec<(String, String)> = conf
+        .index_url
+        .into_iter()
+        .map(|(u, f)| (u, f.display().to_string()))
+        .collect();
+    out.extend(
+        conf.extra_index_urls
+            .into_iter()
+            .map(|u| (u, "pip.conf extra-index-url".to_string())),
+    );
+    out
+}
+
 /// Ask the local pip for its built-in default index, once.
 fn pip_default_index() -> Option<String> {
     let out = std::process::Command::new("python3")
