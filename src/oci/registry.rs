@@ -100,7 +100,13 @@ impl Registry {
         let base = url::Url::parse(&format!("{scheme}://{}/", r.host))
             .map_err(|_| Error::Reference(r.to_string()))?;
         Ok(Registry {
-            client: crate::fetch::http::download_client(),
+            client: crate::fetch::http::client()
+                .map_err(|e| Error::Http {
+                    url: base.to_string(),
+                    message: e.to_string(),
+                })?
+                .inner()
+                .clone(),
             base,
             host: r.host.clone(),
             repo: r.repo.clone(),
