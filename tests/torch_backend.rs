@@ -345,6 +345,7 @@ fn torch_backend_takes_only_the_family_from_the_pytorch_index() {
                 "requirements.txt",
                 "-o",
                 "x.lock",
+                "--force",
                 "--torch-backend",
                 "cuda12",
             ])

@@ -134,6 +134,7 @@ impl<'a> Provider<'a> {
         let rules = Rules {
             only_binary: self.options.only_binary.applies(name),
             no_binary: self.options.no_binary.applies(name),
+            prefer_binary: self.options.prefer_binary,
             hashes: self.hashes.get(name).map(Vec::as_slice),
             strategy: self.index.sources().strategy,
         };
@@ -320,6 +321,14 @@ impl DependencyProvider for Provider<'_> {
             }
             Pkg::Name(name) => {
                 let meta = self.metadata(name, version)?;
+                // The file's own Requires-Python (find-links folders and direct URLs list none).
+                if let Some(rp) = meta.requires_python.as_ref() {
+                    if !rp.contains(&self.python) {
+                        return Ok(Dependencies::Unavailable(format!(
+                            "{name} {version} requires Python {rp}"
+                        )));
+                    }
+                }
                 let parent = format!("required by {name} {version}");
                 for r in meta
                     .requires_dist
