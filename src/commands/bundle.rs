@@ -63,6 +63,7 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
         settings.inputs.jobs,
         progress.as_ref(),
     )?;
+    build_pure_sdists(&mut lock, &mut entries, &cache, progress.as_ref())?;
     if !lock.models.is_empty() {
         let endpoint = settings
             .inputs
@@ -172,6 +173,78 @@ fn dry_run_summary(lock: &Lock) -> String {
     s
 }
 
+/// Pure-Python sdists the lock names travel as the wheels built from them (built now, not at lock time,
+/// and kept in the cache); the bundle's manifest names the wheel and the sdist it came from. An sdist whose
+/// build fails travels as itself.
+fn build_pure_sdists(
+    lock: &mut Lock,
+    entries: &mut [Entry],
+    cache: &Path,
+    progress: &dyn Progress,
+) -> Result<(), crate::Error> {
+    let todo: Vec<usize> = (0..lock.packages.len())
+        .filter(|&i| {
+            let p = &lock.packages[i];
+            p.kind == crate::lock::DistKind::Sdist && !p.needs_compiler
+        })
+        .collect();
+    if todo.is_empty() {
+        return Ok(());
+    }
+    let builder = SdistBuilder::new(cache.join("build"), &lock_indexes(lock), lock.created);
+    for i in todo {
+        let p = &lock.packages[i];
+        let member = format!("wheels/{}", p.filename);
+        let Some(Entry::File { path, .. }) = entries
+            .iter()
+            .find(|e| matches!(e, Entry::File { member: m, .. } if *m == member))
+        else {
+            continue;
+        };
+        let file = DistFile {
+            filename: p.filename.clone(),
+            url: url::Url::from_file_path(path)
+                .map_err(|_| crate::Error::Other(format!("{}: not a file path", path.display())))?,
+            sha256: Some(p.sha256.clone()),
+            requires_python: None,
+            yanked: false,
+            core_metadata: None,
+            size: None,
+        };
+        progress.message(&format!("building a wheel from {}", p.filename));
+        let Some(wheel) = builder.wheel_for(&p.name, &file)? else {
+            eprintln!(
+                "warning: {} could not be built into a pure-Python wheel here; it travels as an sdist",
+                p.filename
+            );
+            continue;
+        };
+        let (sha, size) =
+            crate::types::Sha256::of_file(&wheel).map_err(|e| crate::Error::io(&wheel, e))?;
+        let wname = wheel
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        for e in entries.iter_mut() {
+            if matches!(e, Entry::File { member: m, .. } if *m == member) {
+                *e = Entry::File {
+                    member: format!("wheels/{wname}"),
+                    path: wheel.clone(),
+                    sha256: sha.clone(),
+                    size,
+                };
+            }
+        }
+        let p = &mut lock.packages[i];
+        p.built_from = Some(std::mem::replace(&mut p.filename, wname));
+        p.kind = crate::lock::DistKind::Wheel;
+        p.sha256 = sha;
+        p.size = size;
+    }
+    lock.normalize();
+    Ok(())
+}
+
 /// Download (or find in the cache) every package file; pure wheels built from sdists are rebuilt when
 /// the cache lacks them.
 fn fetch_packages(
@@ -235,13 +308,10 @@ fn fetch_packages(
                 core_metadata: None,
                 size: None,
             };
-            let rebuilt = builder.build(&p.name, &file)?;
-            let wheel = rebuilt.wheel.clone().ok_or_else(|| {
+            let wheel = builder.wheel_for(&p.name, &file)?.ok_or_else(|| {
                 crate::Error::Other(format!(
-                    "{}: could not rebuild {}: {}",
-                    p.filename,
-                    file.filename,
-                    rebuilt.build_error.clone().unwrap_or_default()
+                    "{}: could not rebuild it from {}",
+                    p.filename, file.filename
                 ))
             })?;
             if wheel != r.dest {

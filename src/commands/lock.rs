@@ -155,32 +155,19 @@ fn to_locked(pinned: &[Pinned]) -> Vec<LockedPackage> {
         .iter()
         .map(|p| {
             let built = p.built.as_ref();
-            let pure_wheel = built.and_then(|b| b.pure.then_some(b.wheel.as_ref()).flatten());
-            let (filename, kind, sha256, size, built_from) = match pure_wheel {
-                Some(w) => {
-                    let bytes = std::fs::metadata(w).map(|m| m.len()).unwrap_or(0);
-                    let sha = crate::types::Sha256::of_file(w).ok().map(|(h, _)| h);
-                    (
-                        w.file_name().unwrap().to_string_lossy().into_owned(),
-                        DistKind::Wheel,
-                        sha,
-                        Some(bytes),
-                        Some(p.file.filename.clone()),
-                    )
-                }
-                None if built.is_some() => (
+            // An sdist is locked as itself: `bundle` builds the wheel of a pure-Python one.
+            let (filename, kind, sha256, size) = match built {
+                Some(b) => (
                     p.file.filename.clone(),
                     DistKind::Sdist,
-                    built.map(|b| b.sdist_sha256.clone()),
-                    None,
-                    None,
+                    Some(b.sdist_sha256.clone()),
+                    std::fs::metadata(&b.sdist).ok().map(|m| m.len()),
                 ),
                 None => (
                     p.file.filename.clone(),
                     DistKind::Wheel,
                     p.file.sha256.clone(),
                     p.file.size,
-                    None,
                 ),
             };
             LockedPackage {
@@ -194,8 +181,8 @@ fn to_locked(pinned: &[Pinned]) -> Vec<LockedPackage> {
                 targets: p.targets.clone(),
                 requested: p.requested,
                 reason: p.reason.clone(),
-                needs_compiler: built.is_some_and(|b| !b.pure),
-                built_from,
+                needs_compiler: built.is_some_and(|b| b.needs_compiler.is_some()),
+                built_from: None,
             }
         })
         .collect()
@@ -211,13 +198,8 @@ pub fn is_zero(sha: &crate::types::Sha256) -> bool {
 
 /// Where a locked package's file lives in the cache.
 pub fn cached_path(cache: &Path, p: &LockedPackage, pinned: Option<&Pinned>) -> PathBuf {
+    let _ = pinned;
     if p.built_from.is_some() {
-        if let Some(w) = pinned
-            .and_then(|x| x.built.as_ref())
-            .and_then(|b| b.wheel.clone())
-        {
-            return w;
-        }
         return cache.join("build").join("sdists").join(&p.filename);
     }
     if p.kind == DistKind::Sdist {

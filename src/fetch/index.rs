@@ -89,6 +89,11 @@ impl IndexClient {
         &self.sources
     }
 
+    /// The shared HTTP client (for readers that stream part of a file, e.g. an sdist's PKG-INFO).
+    pub(crate) fn http(&self) -> &reqwest::blocking::Client {
+        &self.http
+    }
+
     /// GET with retries on 5xx/429/network errors; 404 comes back as `Ok(None)`.
     fn get(
         &self,

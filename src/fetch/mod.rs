@@ -11,6 +11,7 @@ pub mod index;
 pub mod metadata;
 pub mod models;
 pub mod range_reader;
+pub mod sdist_info;
 pub mod simple;
 pub mod sources;
 

@@ -17,6 +17,9 @@ pub struct Candidate {
     pub files: Vec<DistFile>,
     /// Every usable file of this version is yanked (PEP 592): only an exact pin may pick it.
     pub yanked: bool,
+    /// Wheels of this version the target cannot install (other platforms, or refused by `--no-binary`):
+    /// their metadata stands for the sdist's, as all wheels of one version share it.
+    pub other_wheels: Vec<DistFile>,
 }
 
 impl Candidate {
@@ -46,6 +49,7 @@ pub fn candidates(
 ) -> Vec<Candidate> {
     // (rank, file): rank = tag priority for wheels, usize::MAX for sdists.
     let mut by_version: BTreeMap<Version, Vec<(usize, DistFile)>> = BTreeMap::new();
+    let mut others: BTreeMap<Version, Vec<DistFile>> = BTreeMap::new();
     for f in &project.files {
         if let Some(rp) = &f.requires_python {
             if !rp.contains(python) {
@@ -61,16 +65,17 @@ pub fn candidates(
             }
         }
         let (version, rank) = if f.filename.ends_with(".whl") {
-            if rules.no_binary {
-                continue;
-            }
             let Ok(w) = WheelFilename::from_str(&f.filename) else {
                 continue;
             };
             if w.name != project.name {
                 continue;
             }
-            let Some(rank) = w.best_rank(tags) else {
+            let rank = w.best_rank(tags).filter(|_| !rules.no_binary);
+            let Some(rank) = rank else {
+                if !f.yanked {
+                    others.entry(w.version).or_default().push(f.clone());
+                }
                 continue;
             };
             (w.version, rank)
@@ -97,10 +102,14 @@ pub fn candidates(
                 files.retain(|(_, f)| !f.yanked);
             }
             files.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.filename.cmp(&b.1.filename)));
+            let mut other_wheels = others.remove(&version).unwrap_or_default();
+            // Wheels with a PEP 658 metadata file first: one small request.
+            other_wheels.sort_by_key(|f| (f.core_metadata.is_none(), f.filename.clone()));
             Candidate {
                 version,
                 files: files.into_iter().map(|(_, f)| f).collect(),
                 yanked,
+                other_wheels,
             }
         })
         .collect();

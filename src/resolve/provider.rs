@@ -48,7 +48,7 @@ pub struct Provider<'a> {
     tags: Vec<Tag>,
     env: MarkerEnvironment,
     python: Version,
-    roots: Vec<Requirement>,
+    roots: Vec<(Requirement, String)>,
     constraints: HashMap<PackageName, Ranges<Version>>,
     hashes: HashMap<PackageName, Vec<Sha256>>,
     /// Packages whose requirements name a pre-release (pip then allows pre-releases for them).
@@ -58,6 +58,8 @@ pub struct Provider<'a> {
     seen: Mutex<HashMap<PackageName, usize>>,
     /// First package (or input line) that required each package, for messages.
     pub required_by: Mutex<HashMap<PackageName, String>>,
+    /// Every requirement read so far and who wrote it, for error reports.
+    pub edges: Mutex<Vec<super::report::Edge>>,
 }
 
 impl<'a> Provider<'a> {
@@ -106,7 +108,7 @@ impl<'a> Provider<'a> {
             tags: target.tags(),
             env,
             python,
-            roots: roots.into_iter().map(|(r, _)| r).collect(),
+            roots,
             constraints: cons,
             hashes,
             pre_named,
@@ -114,6 +116,21 @@ impl<'a> Provider<'a> {
             cands: Mutex::default(),
             seen: Mutex::default(),
             required_by: Mutex::new(required_by),
+            edges: Mutex::default(),
+        }
+    }
+
+    /// The target's Python version.
+    pub fn python(&self) -> &Version {
+        &self.python
+    }
+
+    /// What may be used for this package (binary rules, hashes).
+    pub fn rules(&self, name: &PackageName) -> Rules<'_> {
+        Rules {
+            only_binary: self.options.only_binary.applies(name),
+            no_binary: self.options.no_binary.applies(name),
+            hashes: self.hashes.get(name).map(Vec::as_slice),
         }
     }
 
@@ -128,11 +145,7 @@ impl<'a> Provider<'a> {
                 context: self.required_by.lock().unwrap().get(name).cloned(),
                 source,
             })?;
-        let rules = Rules {
-            only_binary: self.options.only_binary.applies(name),
-            no_binary: self.options.no_binary.applies(name),
-            hashes: self.hashes.get(name).map(Vec::as_slice),
-        };
+        let rules = self.rules(name);
         let list = Arc::new(candidates(&project, &self.tags, &self.python, &rules));
         self.cands
             .lock()
@@ -169,8 +182,24 @@ impl<'a> Provider<'a> {
         let cand = self.candidate(name, version)?;
         let file = cand.best();
         if cand.best_is_sdist() {
-            let built = self.sdists.build(name, file)?;
-            return Ok(Arc::new(built.metadata.clone()));
+            let forced = self.options.no_binary.applies(name) && !cand.other_wheels.is_empty();
+            return self
+                .sdists
+                .resolution_metadata(self.index, name, &cand)
+                .map_err(|e| match e {
+                    ResolveError::Sdist {
+                        name,
+                        file,
+                        message,
+                    } if forced => ResolveError::Sdist {
+                        name,
+                        file,
+                        message: format!(
+                            "{message} (--no-binary forces a build from source; wheels exist for this version)"
+                        ),
+                    },
+                    e => e,
+                });
         }
         self.index
             .metadata(file)
@@ -180,7 +209,27 @@ impl<'a> Provider<'a> {
             })
     }
 
-    fn add(&self, deps: &mut BTreeMap<Pkg, Ranges<Version>>, req: &Requirement, parent: &str) {
+    fn add(
+        &self,
+        deps: &mut BTreeMap<Pkg, Ranges<Version>>,
+        req: &Requirement,
+        parent: &str,
+        by: Option<(&PackageName, &Version)>,
+    ) {
+        {
+            let mut written = req.clone();
+            written.marker = pep508_rs::MarkerTree::TRUE;
+            let edge = super::report::Edge {
+                child: req.name.clone(),
+                requirement: written.to_string(),
+                by: by.map(|(n, v)| (n.clone(), v.clone())),
+                origin: parent.to_string(),
+            };
+            let mut edges = self.edges.lock().unwrap();
+            if !edges.contains(&edge) {
+                edges.push(edge);
+            }
+        }
         let mut range = match &req.version_or_url {
             Some(VersionOrUrl::VersionSpecifier(s)) => ranges::from_specifiers(s),
             _ => Ranges::full(),
@@ -291,15 +340,8 @@ impl DependencyProvider for Provider<'_> {
         let mut deps: BTreeMap<Pkg, Ranges<Version>> = BTreeMap::new();
         match package {
             Pkg::Root => {
-                for r in &self.roots {
-                    let origin = self
-                        .required_by
-                        .lock()
-                        .unwrap()
-                        .get(&r.name)
-                        .cloned()
-                        .unwrap_or_default();
-                    self.add(&mut deps, r, &origin);
+                for (r, origin) in &self.roots {
+                    self.add(&mut deps, r, origin, None);
                 }
             }
             Pkg::Name(name) => {
@@ -310,7 +352,7 @@ impl DependencyProvider for Provider<'_> {
                     .iter()
                     .filter(|r| r.marker.evaluate(&self.env, &[]))
                 {
-                    self.add(&mut deps, r, &parent);
+                    self.add(&mut deps, r, &parent, Some((name, version)));
                 }
             }
             Pkg::Extra(name, extra) => {
@@ -323,7 +365,7 @@ impl DependencyProvider for Provider<'_> {
                     .iter()
                     .filter(|r| r.marker.evaluate(&self.env, &extras))
                 {
-                    self.add(&mut deps, r, &parent);
+                    self.add(&mut deps, r, &parent, Some((name, version)));
                 }
             }
         }
