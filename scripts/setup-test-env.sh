@@ -24,6 +24,15 @@ if ! .venv-test/bin/python -c "import huggingface_hub, transformers, uv, tokeniz
   .venv-test/bin/python -m pip install -q --upgrade pip
   .venv-test/bin/python -m pip install -q uv huggingface_hub transformers setuptools wheel
 fi
+# pylock.toml judges: pip 26.1 or later reads PEP 751 locks; cyclonedx-python-lib validates SBOMs.
+if ! .venv-test/bin/python -c "import sys, pip; sys.exit(tuple(map(int, pip.__version__.split('.')[:2])) < (26, 1))" >/dev/null 2>&1; then
+  echo "setup: upgrading pip in .venv-test (26.1+ reads pylock.toml)" >&2
+  .venv-test/bin/python -m pip install -q --upgrade "pip>=26.1"
+fi
+if ! .venv-test/bin/python -c "import cyclonedx.validation.json, jsonschema" >/dev/null 2>&1; then
+  echo "setup: installing cyclonedx-python-lib[json-validation] into .venv-test (the SBOM judge)" >&2
+  .venv-test/bin/python -m pip install -q "cyclonedx-python-lib[json-validation]"
+fi
 if ! ls .venv-test/wheels/setuptools-*.whl >/dev/null 2>&1; then
   .venv-test/bin/python -m pip download -q --no-deps --only-binary :all: -d .venv-test/wheels setuptools wheel
 fi

@@ -43,6 +43,9 @@ pub enum Cmd {
         inputs: InputFlags,
         #[arg(short = 'o', long, default_value = "ferry.lock")]
         output: PathBuf,
+        /// `ferry` (ferry.lock, JSON) or `pylock` (PEP 751; -o defaults to pylock.toml).
+        #[arg(long, value_parser = ["ferry", "pylock"], default_value = "ferry")]
+        format: String,
     },
     /// Resolve, download, pack and sign a bundle.
     Bundle {
@@ -61,6 +64,9 @@ pub enum Cmd {
         /// Print what would be downloaded and the total size, then stop.
         #[arg(long)]
         dry_run: bool,
+        /// Delta bundle: leave out every file OLD (a lock or a bundle) already carried.
+        #[arg(long, value_name = "OLD")]
+        have: Option<PathBuf>,
     },
     /// Check a bundle's signature and every hash.
     Verify {
@@ -89,12 +95,38 @@ pub enum Cmd {
         /// Write models as plain folders DIR/ORG/NAME instead of the HF cache.
         #[arg(long)]
         local_dir: Option<PathBuf>,
+        /// Put files that are not on a hub (local checkpoints and plain-URL downloads named by configs) under
+        /// DIR: local ones at their config-relative path, URL ones at DIR/NAME.
+        #[arg(long)]
+        files_dir: Option<PathBuf>,
         #[arg(long, value_parser = ["wheels", "models"])]
         only: Option<String>,
         #[arg(long)]
         compile_bytecode: bool,
         #[arg(long)]
         json: bool,
+    },
+    /// What changed between two bundles or locks (packages, licences, models, size).
+    Diff {
+        old: PathBuf,
+        new: PathBuf,
+        #[arg(long)]
+        json: bool,
+        /// Download cache to read licences of locked wheels from (locks only).
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
+    },
+    /// Serve verified bundles as a package index, a Hugging Face hub endpoint and web seeds.
+    Serve {
+        #[arg(required = true)]
+        bundles: Vec<PathBuf>,
+        #[arg(short = 'p', long = "public-key", default_value = "ferry.pub")]
+        public: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Write a static PEP 503 index (pages, files, .metadata) into DIR and exit.
+        #[arg(long)]
+        export: Option<PathBuf>,
     },
     /// Describe this host as a target (run on the air-gapped host).
     Probe {
@@ -148,12 +180,25 @@ pub struct InputFlags {
     /// Skip editable, local-path and VCS requirements with a warning instead of failing.
     #[arg(long)]
     pub skip_unbundlable: bool,
+    /// Bundle without a local file a config names that does not exist (a warning instead of an error).
+    #[arg(long)]
+    pub skip_missing: bool,
     /// Download cache (default: the user cache dir).
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,
     /// Parallel downloads.
     #[arg(long, default_value_t = 8)]
     pub jobs: usize,
+    /// Which index a project listed on several comes from: first-match (default), first-index,
+    /// unsafe-first-match, unsafe-best-match.
+    #[arg(long)]
+    pub index_strategy: Option<String>,
+    /// PyTorch build for the torch family: auto (from the target's probe), cpu, cu121, rocm6.2, xpu, …
+    #[arg(long)]
+    pub torch_backend: Option<String>,
+    /// Root of the PyTorch wheel indexes (or a mirror of it); default FERRY_TORCH_INDEX_BASE.
+    #[arg(long)]
+    pub torch_index_base: Option<String>,
 }
 
 impl Cli {
@@ -170,9 +215,17 @@ impl Cli {
                 unencrypted,
                 force,
             }),
-            Cmd::Lock { inputs, output } => Command::Lock(commands::lock::Settings {
-                inputs: inputs.into_settings(),
+            Cmd::Lock {
+                inputs,
                 output,
+                format,
+            } => Command::Lock(commands::lock::Settings {
+                inputs: inputs.into_settings(),
+                output: match (format.as_str(), output.to_str()) {
+                    ("pylock", Some("ferry.lock")) => PathBuf::from("pylock.toml"),
+                    _ => output,
+                },
+                pylock: format == "pylock",
             }),
             Cmd::Bundle {
                 inputs,
@@ -181,6 +234,7 @@ impl Cli {
                 locked,
                 split,
                 dry_run,
+                have,
             } => Command::Bundle(commands::bundle::Settings {
                 inputs: inputs.into_settings(),
                 output,
@@ -188,6 +242,7 @@ impl Cli {
                 locked,
                 split,
                 dry_run,
+                have,
             }),
             Cmd::Verify { bundle, public } => {
                 Command::Verify(commands::verify::Settings { bundle, public })
@@ -202,6 +257,7 @@ impl Cli {
                 python,
                 hf_home,
                 local_dir,
+                files_dir,
                 only,
                 compile_bytecode,
                 json,
@@ -212,9 +268,32 @@ impl Cli {
                 python,
                 hf_home,
                 local_dir,
+                files_dir,
                 only,
                 compile_bytecode,
                 json,
+            }),
+            Cmd::Diff {
+                old,
+                new,
+                json,
+                cache_dir,
+            } => Command::Diff(commands::diff::Settings {
+                old,
+                new,
+                json,
+                cache_dir,
+            }),
+            Cmd::Serve {
+                bundles,
+                public,
+                listen,
+                export,
+            } => Command::Serve(commands::serve::Settings {
+                bundles,
+                public,
+                listen,
+                export,
             }),
             Cmd::Probe { python, output } => {
                 Command::Probe(commands::probe::Settings { python, output })
@@ -243,8 +322,12 @@ impl InputFlags {
             hf_endpoint: self.hf_endpoint,
             pre: self.pre,
             skip_unbundlable: self.skip_unbundlable,
+            skip_missing: self.skip_missing,
             cache_dir: self.cache_dir,
             jobs: self.jobs.max(1),
+            index_strategy: self.index_strategy,
+            torch_backend: self.torch_backend,
+            torch_index_base: self.torch_index_base,
         }
     }
 }

@@ -17,6 +17,11 @@ pub enum Error {
     Sources(#[from] crate::fetch::sources::SourceError),
     #[error(transparent)]
     Install(#[from] crate::install::Error),
+    /// `--hash` pinned for a requirement and the file's sha256 differ (exit 3: verification failed).
+    #[error(transparent)]
+    HashCheck(Box<crate::resolve::hash_check::HashMismatch>),
+    #[error(transparent)]
+    Serve(#[from] crate::serve::Error),
     #[error("{0}")]
     Usage(String),
     #[error("{}: {source}", path.display())]
@@ -31,6 +36,12 @@ pub enum Error {
 impl From<crate::fetch::Error> for Error {
     fn from(e: crate::fetch::Error) -> Self {
         Error::Fetch(Box::new(e))
+    }
+}
+
+impl From<Box<crate::resolve::hash_check::HashMismatch>> for Error {
+    fn from(e: Box<crate::resolve::hash_check::HashMismatch>) -> Self {
+        Error::HashCheck(e)
     }
 }
 
@@ -49,7 +60,9 @@ impl Error {
             Error::Bundle(e) if e.is_verification() => 3,
             Error::Bundle(e) if e.is_usage() => 2,
             Error::Install(e) if e.is_verification() => 3,
+            Error::HashCheck(_) => 3,
             Error::Install(crate::install::Error::Usage(_)) => 2,
+            Error::Serve(e) => e.exit_code(),
             Error::Resolve(_)
             | Error::Fetch(_)
             | Error::Bundle(_)

@@ -2,6 +2,7 @@
 //!
 //! Pipeline: `inputs` (files → Plan) → `resolve` (Plan → Lock) → `fetch` (Lock → files) →
 //! `bundle` (files → signed tar) → `install` (verified tar → venv + HF cache).
+pub mod accel;
 pub mod bundle;
 pub mod cli;
 pub mod commands;
@@ -13,6 +14,7 @@ pub mod inputs;
 pub mod install;
 pub mod lock;
 pub mod resolve;
+pub mod serve;
 pub mod target;
 pub mod types;
 

@@ -4,6 +4,8 @@ use serde::{Deserialize, Serialize};
 use crate::target::Target;
 use crate::types::{CommitSha, PackageName, RepoId, RepoKind, Sha256};
 
+pub mod delta;
+
 pub const FORMAT_VERSION: u32 = 1;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,12 +33,34 @@ pub struct Lock {
     pub packages: Vec<LockedPackage>,
     #[serde(default)]
     pub models: Vec<LockedModel>,
+    /// Files that are not on a hub (local files, plain URLs), carried under `files/`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<LockedFile>,
     /// Local paths named by configs: reported, not carried.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub local_paths: Vec<String>,
     /// Requirement lines skipped under `--skip-unbundlable`, with file:line.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<String>,
+    /// The PyTorch backend of each target (`--torch-backend`), where its index is and why it was chosen.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub torch: Vec<TorchRecord>,
+    /// A delta bundle: the base it builds on and the files it leaves out (see [`delta`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta: Option<delta::Delta>,
+}
+
+/// Where a target's PyTorch family came from and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TorchRecord {
+    /// Target id ([`Target::id`]).
+    pub target: String,
+    /// `cpu`, `cu121`, `rocm6.2`, `xpu`.
+    pub backend: String,
+    /// The backend's index (credentials removed).
+    pub index: String,
+    /// e.g. "cu121: driver 535.104.05 on the probed host".
+    pub reason: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -87,6 +111,9 @@ pub struct LockedModel {
     /// Why it is here when the user did not name it ("added because …").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Where it was asked for: config file:line and key, manifest entry, flag, or the family that needs it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub origins: Vec<String>,
     pub files: Vec<LockedModelFile>,
 }
 
@@ -101,6 +128,26 @@ pub struct LockedModelFile {
     pub size: u64,
     #[serde(default)]
     pub lfs: bool,
+}
+
+/// A file carried under `files/NAME` in the bundle.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockedFile {
+    /// Relative path under `files/` (and under `install --files-dir DIR`), `/`-separated.
+    pub name: String,
+    /// A plain URL, or the absolute path of a local file (where `bundle --locked` reads it again).
+    pub source: String,
+    pub sha256: Sha256,
+    pub size: u64,
+    /// Where it was named (config file:line and key).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub origins: Vec<String>,
+}
+
+impl LockedFile {
+    pub fn is_url(&self) -> bool {
+        self.source.starts_with("http://") || self.source.starts_with("https://")
+    }
 }
 
 impl Lock {
@@ -126,5 +173,9 @@ impl Lock {
         for m in &mut self.models {
             m.files.sort_by(|a, b| a.path.cmp(&b.path));
         }
+        if let Some(d) = &mut self.delta {
+            d.normalize();
+        }
+        self.files.sort_by(|a, b| a.name.cmp(&b.name));
     }
 }

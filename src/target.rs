@@ -16,6 +16,9 @@ pub struct Target {
     /// Platform tags in pip spelling, best first (e.g. `manylinux_2_28_x86_64`). Each expands to the
     /// older compatible tags (see [`Target::platform_tags`]).
     pub platforms: Vec<String>,
+    /// NVIDIA driver version of the host (written by `probe`), used by `--torch-backend auto`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nvidia_driver: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -284,6 +287,7 @@ impl Target {
             python: short,
             python_full: full,
             platforms,
+            nvidia_driver: None,
         })
     }
 

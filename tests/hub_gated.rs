@@ -21,6 +21,7 @@ fn request(repo: &str) -> ModelRequest {
         variant: None,
         reason: None,
         origin: "test".into(),
+        pick: Default::default(),
     }
 }
 

@@ -12,6 +12,8 @@ pub const SUMS_SIG: &str = "SHA256SUMS.minisig";
 pub(crate) const WHEELS: &str = "wheels";
 pub(crate) const MODELS: &str = "models";
 pub(crate) const HUB: &str = "models/hub";
+/// Model files that are not on a hub (local files and plain URLs named by configs).
+pub(crate) const FILES: &str = "files";
 
 /// Check a member name (no trailing slash): relative, no `.`/`..`/empty components, under `wheels/` or
 /// `models/hub/<repo folder>/`, or one of the three top-level files.
@@ -38,9 +40,11 @@ pub fn check_member_name(name: &str) -> Result<(), String> {
     }
     match parts.as_slice() {
         [MANIFEST] | [SUMS] | [SUMS_SIG] => Ok(()),
+        [super::pylock::PYLOCK] | [super::sbom::SBOM] => Ok(()),
         [WHEELS] | [WHEELS, _] => Ok(()),
         [WHEELS, ..] => Err("nested folder under wheels/".into()),
         [MODELS] | [MODELS, "hub"] => Ok(()),
+        [FILES] | [FILES, _, ..] => Ok(()),
         [MODELS, "hub", folder, ..] => {
             if is_repo_folder(folder) {
                 Ok(())
@@ -51,14 +55,17 @@ pub fn check_member_name(name: &str) -> Result<(), String> {
             }
         }
         _ => Err(format!(
-            "not under {MANIFEST}, {SUMS}, {SUMS_SIG}, {WHEELS}/ or {HUB}/"
+            "not under {MANIFEST}, {SUMS}, {SUMS_SIG}, {WHEELS}/, {FILES}/ or {HUB}/"
         )),
     }
 }
 
 /// `wheels`, `models`, `models/hub` and the repo folders are folders, never files or links.
 pub(crate) fn must_be_folder(name: &str) -> bool {
-    name == WHEELS || name == MODELS || (name.starts_with(HUB) && name.split('/').count() <= 3)
+    name == WHEELS
+        || name == MODELS
+        || name == FILES
+        || (name.starts_with(HUB) && name.split('/').count() <= 3)
 }
 
 fn is_repo_folder(folder: &str) -> bool {
@@ -183,7 +190,15 @@ pub(crate) fn check_manifest(
             return Err((member, "package filename contains '/'".into()));
         }
         check_member_name(&member).map_err(|e| (member.clone(), e))?;
+        if lock.omits(&member) {
+            continue; // a delta leaves it to its base
+        }
         expect(member, &p.sha256, p.size)?;
+    }
+    for f in &lock.files {
+        let member = format!("{FILES}/{}", f.name);
+        check_member_name(&member).map_err(|e| (member.clone(), e))?;
+        expect(member, &f.sha256, f.size)?;
     }
     for m in &lock.models {
         let folder = model_folder(m);
@@ -193,7 +208,9 @@ pub(crate) fn check_manifest(
                 return Err((member, "blob name contains '/'".into()));
             }
             check_member_name(&member).map_err(|e| (member.clone(), e))?;
-            expect(member, &f.sha256, f.size)?;
+            if !lock.omits(&member) {
+                expect(member, &f.sha256, f.size)?;
+            }
             let link = format!("{folder}/snapshots/{}/{}", m.commit, f.path);
             check_member_name(&link).map_err(|e| (link.clone(), e))?;
             let target = snapshot_link_target(&f.path, &f.blob);

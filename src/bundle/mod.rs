@@ -3,7 +3,10 @@
 mod error;
 mod hashing;
 mod layout;
+pub mod pylock;
 mod reader;
+pub mod review;
+pub mod sbom;
 mod seek_volumes;
 pub mod sign;
 mod volumes;
@@ -12,9 +15,10 @@ mod writer;
 pub use error::Error;
 pub use layout::{check_member_name, model_folder, snapshot_link_target, MANIFEST, SUMS, SUMS_SIG};
 pub use reader::{extract, read_front, read_manifest, verify, Front, Member, MemberKind, Verified};
+pub use seek_volumes::{Slice, TarStream};
 pub use sign::{KeyId, PublicKey, SecretKey};
 pub use volumes::{parse_size, MAX_VOLUME};
-pub use writer::{write, Entry, WriteOptions, WriteSummary};
+pub use writer::{rebuild, write, Entry, WriteOptions, WriteSummary};
 
 /// The trusted comment ferry signs with when the caller has no better one: no wall clock, so the same lock
 /// gives the same signature.

@@ -39,6 +39,8 @@ pub struct Member {
     pub size: u64,
     pub sha256: Option<Sha256>,
     pub link_target: Option<String>,
+    /// Where the member's data starts in the tar stream (0 for folders and symlinks): serving reads it there.
+    pub offset: u64,
 }
 
 /// A bundle whose signature and every hash checked out.
@@ -222,6 +224,7 @@ impl Pass {
                         size: 0,
                         sha256: None,
                         link_target: None,
+                        offset: 0,
                     }
                 }
                 MemberKind::Symlink => {
@@ -235,15 +238,17 @@ impl Pass {
                         size: 0,
                         sha256: None,
                         link_target: Some(target),
+                        offset: 0,
                     }
                 }
                 MemberKind::File if out.is_none() => {
                     let Some(expected) = sums.get(&name) else {
                         return Err(ctx.bad(&name, format!("not listed in {SUMS}")));
                     };
+                    let offset = entry.raw_file_position();
                     deferred.push(Deferred {
                         index: members.len(),
-                        offset: entry.raw_file_position(),
+                        offset,
                         expected: expected.clone(),
                     });
                     Member {
@@ -252,6 +257,7 @@ impl Pass {
                         size,
                         sha256: None,
                         link_target: None,
+                        offset,
                     }
                 }
                 MemberKind::File => {
@@ -262,6 +268,7 @@ impl Pass {
                         Some(out) => Some(out.create_file(&name)?),
                         None => None,
                     };
+                    let offset = entry.raw_file_position();
                     let mut copied = 0u64;
                     loop {
                         let n = match entry.read(&mut buf) {
@@ -296,6 +303,7 @@ impl Pass {
                         size,
                         sha256: Some(actual),
                         link_target: None,
+                        offset,
                     }
                 }
             };
@@ -425,6 +433,7 @@ impl Ctx {
             }
         };
         let (name, kind, size) = self.admit(&mut entry)?;
+        let offset = entry.raw_file_position();
         if name != expected || kind != MemberKind::File {
             return Err(self.unsafe_member(
                 &name,
@@ -447,6 +456,7 @@ impl Ctx {
             size,
             sha256: None,
             link_target: None,
+            offset,
         };
         Ok((data, member))
     }

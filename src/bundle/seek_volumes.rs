@@ -133,3 +133,95 @@ pub(super) fn next_volume(last: &Path) -> PathBuf {
         _ => volumes::volume_name(last, 1),
     }
 }
+
+/// Random read access to a bundle's whole tar stream (all its volumes), shared across threads: `serve` reads
+/// members from it by offset, `push` uploads them, without extracting anything.
+#[derive(Clone)]
+pub struct TarStream {
+    parts: Arc<Parts>,
+}
+
+impl TarStream {
+    /// Open the bundle a user named (a file, or the first volume of a split bundle).
+    pub fn open(bundle: &Path) -> Result<Self, Error> {
+        let volumes = volumes::resolve(bundle)?;
+        Ok(TarStream {
+            parts: SeekVolumes::open(&volumes)?.parts,
+        })
+    }
+
+    /// Length of the whole stream.
+    pub fn len(&self) -> u64 {
+        self.parts.total
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.parts.total == 0
+    }
+
+    /// The volume files: (path, offset of their first byte in the stream, length).
+    pub fn volumes(&self) -> Vec<(PathBuf, u64, u64)> {
+        self.parts
+            .files
+            .iter()
+            .map(|(_, p, start, len)| (p.clone(), *start, *len))
+            .collect()
+    }
+
+    /// Read at stream offset `pos`; fewer bytes than asked at a volume boundary, 0 at the end.
+    pub fn read_at(&self, pos: u64, buf: &mut [u8]) -> io::Result<usize> {
+        self.parts.read_at(pos, buf)
+    }
+
+    /// A reader (with seek) over `len` bytes from `offset`: one member's data.
+    pub fn slice(&self, offset: u64, len: u64) -> Slice {
+        Slice {
+            stream: self.clone(),
+            start: offset,
+            len,
+            pos: 0,
+        }
+    }
+}
+
+/// `len` bytes of a [`TarStream`] from `start`, as a file of its own.
+pub struct Slice {
+    stream: TarStream,
+    start: u64,
+    len: u64,
+    pos: u64,
+}
+
+impl Read for Slice {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.len.saturating_sub(self.pos);
+        if left == 0 || buf.is_empty() {
+            return Ok(0);
+        }
+        let want = buf.len().min(left as usize);
+        let n = self
+            .stream
+            .read_at(self.start + self.pos, &mut buf[..want])?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "bundle ends inside a member",
+            ));
+        }
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for Slice {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let pos = match to {
+            SeekFrom::Start(n) => Some(n),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            SeekFrom::End(d) => self.len.checked_add_signed(d),
+        };
+        self.pos =
+            pos.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before 0"))?;
+        Ok(self.pos)
+    }
+}

@@ -112,38 +112,70 @@ pub fn write(
     let sums_text = layout::format_sums(&sums);
     let signature = key.sign(sums_text.as_bytes(), &opts.trusted_comment)?;
 
-    let volumes = VolumeWriter::new(out, opts.split)?;
+    let (volumes, bytes) = write_tar(
+        [
+            manifest.as_bytes(),
+            sums_text.as_bytes(),
+            signature.as_bytes(),
+        ],
+        &plan,
+        out,
+        opts.mtime,
+        opts.split,
+    )?;
+    Ok(WriteSummary {
+        volumes,
+        members: 3 + plan.len(),
+        bytes,
+        key_id: key.key_id(),
+    })
+}
+
+/// Write the bundle again from its three signed top-level files and its other members, byte for byte as
+/// [`write`] wrote it (`pull` from a registry uses this). Returns the files written and the stream length;
+/// the caller compares them with what was published.
+pub fn rebuild(
+    first: [&[u8]; 3],
+    entries: Vec<Entry>,
+    out: &Path,
+    mtime: u64,
+    split: Option<u64>,
+) -> Result<(Vec<PathBuf>, u64), Error> {
+    let plan = plan(entries)?;
+    write_tar(first, &plan, out, mtime, split)
+}
+
+/// The tar itself: the three top-level files, then the planned members in order.
+fn write_tar(
+    first: [&[u8]; 3],
+    plan: &BTreeMap<String, Planned>,
+    out: &Path,
+    mtime: u64,
+    split: Option<u64>,
+) -> Result<(Vec<PathBuf>, u64), Error> {
+    let volumes = VolumeWriter::new(out, split)?;
     let mut tar = tar::Builder::new(BufWriter::with_capacity(1 << 20, volumes));
     let io_err = |e: io::Error| Error::io(out, e);
-    for (name, bytes) in [
-        (MANIFEST, manifest.as_bytes()),
-        (SUMS, sums_text.as_bytes()),
-        (SUMS_SIG, signature.as_bytes()),
-    ] {
-        let mut h = header(
-            EntryType::Regular,
-            FILE_MODE,
-            bytes.len() as u64,
-            opts.mtime,
-        );
+    for (name, bytes) in [MANIFEST, SUMS, SUMS_SIG].into_iter().zip(first) {
+        let mut h = header(EntryType::Regular, FILE_MODE, bytes.len() as u64, mtime);
         tar.append_data(&mut h, name, bytes).map_err(io_err)?;
     }
     let mut pipe = HashPipe::new();
     let mut buf = Vec::with_capacity(COPY_CHUNK);
-    for (name, planned) in &plan {
+    for (name, planned) in plan {
         match planned {
             Planned::Dir => {
-                let mut h = header(EntryType::Directory, DIR_MODE, 0, opts.mtime);
+                let mut h = header(EntryType::Directory, DIR_MODE, 0, mtime);
                 tar.append_data(&mut h, format!("{name}/"), io::empty())
                     .map_err(io_err)?;
             }
             Planned::Symlink(target) => {
-                let mut h = header(EntryType::Symlink, LINK_MODE, 0, opts.mtime);
+                let mut h = header(EntryType::Symlink, LINK_MODE, 0, mtime);
                 tar.append_link(&mut h, name, target).map_err(io_err)?;
             }
             Planned::File { path, sha256, size } => {
                 let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
-                let mut h = header(EntryType::Regular, FILE_MODE, *size, opts.mtime);
+                let mut h = header(EntryType::Regular, FILE_MODE, *size, mtime);
                 // The header (and any long-name entry) through tar, the data straight to the output: large
                 // reads, each buffer written and then handed to the hasher thread without another copy.
                 tar.append_data(&mut h, name, io::empty()).map_err(io_err)?;
@@ -190,12 +222,7 @@ pub fn write(
         .map_err(|e| io_err(e.into_error()))?;
     let bytes = volumes.total();
     let volumes = volumes.commit()?;
-    Ok(WriteSummary {
-        volumes,
-        members: 3 + plan.len(),
-        bytes,
-        key_id: key.key_id(),
-    })
+    Ok((volumes, bytes))
 }
 
 /// Validate the entries and add their folders; sorted by path.

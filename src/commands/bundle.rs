@@ -23,6 +23,8 @@ pub struct Settings {
     pub locked: Option<PathBuf>,
     pub split: Option<String>,
     pub dry_run: bool,
+    /// `--have OLD.lock|OLD.ferry.tar`: a delta bundle over OLD.
+    pub have: Option<PathBuf>,
 }
 
 pub fn run(settings: Settings) -> Result<(), crate::Error> {
@@ -37,7 +39,21 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
     let key = (!settings.dry_run)
         .then(|| bundle::sign::load_secret_key(&settings.secret))
         .transpose()?;
+    let base = settings
+        .have
+        .as_deref()
+        .map(bundle::review::read_base)
+        .transpose()?;
     let (mut lock, pinned, index) = match &settings.locked {
+        Some(path) if bundle::pylock::is_pylock_path(path) => {
+            let targets = inputs::plan::targets_only(&settings.inputs)?;
+            let created = super::lock::created_time();
+            (
+                bundle::pylock::read(path, &targets, created)?,
+                Vec::new(),
+                None,
+            )
+        }
         Some(path) => (read_lock(path)?, Vec::new(), None),
         None => {
             let plan = inputs::plan::build(&settings.inputs)?;
@@ -89,6 +105,29 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
                 StagedFile::Symlink { target } => Entry::Symlink { member, target },
             });
         }
+    }
+    let files = crate::fetch::plain_url::stage_files(
+        &lock.files,
+        &cache,
+        settings.inputs.jobs,
+        progress.as_ref(),
+    )?;
+    for (member, path, sha256, size) in files {
+        entries.push(Entry::File {
+            member,
+            path,
+            sha256,
+            size,
+        });
+    }
+    let _review = bundle::review::finish_entries(&mut lock, &mut entries, base.as_ref())?;
+    if let Some(d) = &lock.delta {
+        progress.message(&format!(
+            "delta over {} ({}): {} files left out",
+            d.base_name,
+            d.base,
+            d.omitted.len()
+        ));
     }
     progress.message(&format!(
         "packing {} files into {}",
@@ -158,6 +197,15 @@ fn dry_run_summary(lock: &Lock) -> String {
         ));
     }
     s.push_str(&plan_summary(&lock.models));
+    for f in &lock.files {
+        total += f.size;
+        s.push_str(&format!(
+            "files/{} ({}) from {}\n",
+            f.name,
+            bundle::human_size(f.size),
+            f.source
+        ));
+    }
     total += lock
         .models
         .iter()

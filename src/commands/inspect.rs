@@ -24,6 +24,16 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
     Ok(())
 }
 
+/// Why a model is in the bundle: the reason it was added, else where it was named.
+fn model_why(m: &LockedModel) -> String {
+    match (&m.reason, m.origins.is_empty()) {
+        (Some(reason), _) if reason.starts_with("added because") => reason.clone(),
+        (Some(reason), _) => format!("added because {reason}"),
+        (None, false) => format!("named at {}", m.origins.join("; ")),
+        (None, true) => "named by the user".into(),
+    }
+}
+
 fn model_size(m: &LockedModel) -> u64 {
     m.files.iter().map(|f| f.size).sum()
 }
@@ -44,6 +54,18 @@ fn package_note(p: &LockedPackage) -> Vec<String> {
     notes
 }
 
+/// Where a PyTorch-family file came from and why ("PyTorch cu121 index: driver 535.104 on the probed host").
+fn torch_note(lock: &crate::lock::Lock, p: &LockedPackage) -> Option<String> {
+    if !crate::accel::in_torch_family(&p.name) {
+        return None;
+    }
+    let r = lock
+        .torch
+        .iter()
+        .find(|r| p.targets.contains(&r.target) && p.url.starts_with(&r.index))?;
+    Some(format!("PyTorch {} index: {}", r.backend, r.reason))
+}
+
 fn to_json(front: &Front) -> serde_json::Value {
     let lock = &front.lock;
     let package_bytes: u64 = lock.packages.iter().map(|p| p.size).sum();
@@ -58,7 +80,9 @@ fn to_json(front: &Front) -> serde_json::Value {
             "id": t.id(),
             "python": t.python,
             "platforms": t.platforms,
+            "nvidia_driver": t.nvidia_driver,
         })).collect::<Vec<_>>(),
+        "torch": lock.torch,
         "signer_key_id": front.signer_key_id,
         "volumes": front.volumes,
         "bundle_bytes": front.bytes,
@@ -74,6 +98,7 @@ fn to_json(front: &Front) -> serde_json::Value {
             "needs_compiler": p.needs_compiler,
             "reason": p.reason,
             "built_from": p.built_from,
+            "source": torch_note(lock, p),
         })).collect::<Vec<_>>(),
         "models": lock.models.iter().map(|m| json!({
             "repo": m.repo,
@@ -82,8 +107,23 @@ fn to_json(front: &Front) -> serde_json::Value {
             "commit": m.commit,
             "source_repo": m.source_repo,
             "reason": m.reason,
+            "origins": m.origins,
+            "why": model_why(m),
             "files": m.files.len(),
             "size": model_size(m),
+            "file_list": m.files.iter().map(|f| json!({
+                "path": f.path,
+                "size": f.size,
+                "sha256": f.sha256,
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "files": lock.files.iter().map(|f| json!({
+            "name": f.name,
+            "member": format!("files/{}", f.name),
+            "source": f.source,
+            "size": f.size,
+            "sha256": f.sha256,
+            "origins": f.origins,
         })).collect::<Vec<_>>(),
         "local_paths": lock.local_paths,
         "skipped": lock.skipped,
@@ -123,6 +163,12 @@ fn to_text(front: &Front) -> String {
             t.platforms.join(", ")
         ));
     }
+    for r in &lock.torch {
+        line(format!(
+            "torch:    {} for {} from {} ({})",
+            r.backend, r.target, r.index, r.reason
+        ));
+    }
     let package_bytes: u64 = lock.packages.iter().map(|p| p.size).sum();
     line(String::new());
     line(format!(
@@ -154,7 +200,8 @@ fn to_text(front: &Front) -> String {
         line(format!("  {}", cells(&header, &widths)));
     }
     for (row, p) in rows.iter().zip(&lock.packages) {
-        let notes = package_note(p);
+        let mut notes = package_note(p);
+        notes.extend(torch_note(lock, p));
         let notes = if notes.is_empty() {
             String::new()
         } else {
@@ -181,8 +228,23 @@ fn to_text(front: &Front) -> String {
         if let Some(source) = &m.source_repo {
             line(format!("    fetched from {source} (alias)"));
         }
-        if let Some(reason) = &m.reason {
-            line(format!("    added because {reason}"));
+        line(format!("    why: {}", model_why(m)));
+        for f in &m.files {
+            line(format!("    {}  {}", f.path, human_size(f.size)));
+        }
+    }
+    if !lock.files.is_empty() {
+        let bytes: u64 = lock.files.iter().map(|f| f.size).sum();
+        line(String::new());
+        line(format!(
+            "files:    {} ({}), not on a hub; `install --files-dir DIR` puts them under DIR",
+            lock.files.len(),
+            human_size(bytes)
+        ));
+        for f in &lock.files {
+            line(format!("  files/{}  {}", f.name, human_size(f.size)));
+            line(format!("    from {}", f.source));
+            line(format!("    why: named at {}", f.origins.join("; ")));
         }
     }
     for p in &lock.local_paths {

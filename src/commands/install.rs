@@ -13,6 +13,7 @@ pub struct Settings {
     pub python: Option<PathBuf>,
     pub hf_home: Option<PathBuf>,
     pub local_dir: Option<PathBuf>,
+    pub files_dir: Option<PathBuf>,
     pub only: Option<String>,
     pub compile_bytecode: bool,
     pub json: bool,
@@ -73,11 +74,15 @@ pub fn run(s: Settings) -> Result<(), crate::Error> {
         python: s.python.clone(),
         hf_home: s.hf_home.clone(),
         local_dir: s.local_dir.clone(),
+        files_dir: s.files_dir.clone(),
         only,
         compile_bytecode: s.compile_bytecode,
     };
     let reporter: &dyn Reporter = if s.json { &install::Silent } else { &Lines };
-    let summary = install::install_extracted(staging.path(), &verified.lock, &opts, reporter)?;
+    // A delta: its base must be in place (checked before anything changes).
+    let lock = install::delta::check_base(&verified.lock, &opts)?;
+    let summary = install::install_extracted(staging.path(), &lock, &opts, reporter)?;
+    install::delta::finish(&verified.lock, &opts, reporter)?;
     if s.json {
         println!(
             "{}",

@@ -14,13 +14,19 @@ use crate::resolve::{self, sdist::SdistBuilder, Pinned};
 pub struct Settings {
     pub inputs: super::InputSettings,
     pub output: PathBuf,
+    /// `--format pylock`: write a PEP 751 pylock.toml instead of ferry.lock.
+    pub pylock: bool,
 }
 
 pub fn run(settings: Settings) -> Result<(), crate::Error> {
     let plan = inputs::plan::build(&settings.inputs)?;
     let progress = super::progress();
     let made = make_lock(&plan, &settings.inputs, progress.as_ref())?;
-    super::write_atomic(&settings.output, made.lock.to_json().as_bytes())?;
+    let text = match settings.pylock {
+        true => crate::bundle::pylock::render(&made.lock, false),
+        false => made.lock.to_json(),
+    };
+    super::write_atomic(&settings.output, text.as_bytes())?;
     eprintln!(
         "locked {} packages and {} models for {} target(s) into {}",
         made.lock.packages.len(),
@@ -65,7 +71,7 @@ pub fn make_lock(
     progress: &dyn Progress,
 ) -> Result<Made, crate::Error> {
     let created = created_time();
-    for s in &plan.skipped {
+    for s in plan.skipped.iter().chain(&plan.warnings) {
         eprintln!("warning: {s}");
     }
     for p in &plan.local_paths {
@@ -89,6 +95,9 @@ pub fn make_lock(
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+        for note in &sources.notes {
+            eprintln!("note: {note}");
+        }
         let index = Arc::new(IndexClient::new(sources));
         let sdists = SdistBuilder::new(cache.join("build"), &index.sources().indexes, created);
         progress.message(&format!(
@@ -96,12 +105,19 @@ pub fn make_lock(
             plan.requirements.len(),
             plan.targets.len()
         ));
-        let pinned = resolve::resolve(plan, &index, &sdists)
-            .map_err(|e| crate::Error::Other(e.to_string()))?;
+        let resolved = resolve::resolve(plan, &index, &sdists);
+        let mut warnings = std::mem::take(&mut *index.warnings.lock().unwrap());
+        warnings.sort();
+        warnings.dedup();
+        for w in warnings {
+            eprintln!("warning: {w}");
+        }
+        let pinned = resolved.map_err(|e| crate::Error::Other(e.to_string()))?;
         (index, pinned)
     };
     let mut packages = to_locked(&pinned);
     fill_missing_hashes(&mut packages, &pinned, &cache, settings.jobs, progress)?;
+    resolve::hash_check::check(plan, &packages, &pinned)?;
     let models = if plan.models.is_empty() {
         Vec::new()
     } else {
@@ -116,6 +132,15 @@ pub fn make_lock(
             hub.endpoint()
         ));
         crate::fetch::models::lock_models(&plan.models, &hub)?
+    };
+    let files = if plan.files.is_empty() {
+        Vec::new()
+    } else {
+        progress.message(&format!(
+            "pinning {} file(s) that are not on a hub",
+            plan.files.len()
+        ));
+        crate::fetch::plain_url::lock_files(&plan.files, &cache, settings.jobs, progress)?
     };
     let hf_endpoint = (!models.is_empty()).then(|| {
         let (ep, _) = crate::fetch::hub::settings_from(plan.hf_endpoint.as_deref(), |k| {
@@ -139,8 +164,11 @@ pub fn make_lock(
         hf_endpoint,
         packages,
         models,
+        files,
         local_paths: plan.local_paths.clone(),
         skipped: plan.skipped.clone(),
+        torch: torch_records(plan, index.sources()),
+        delta: None,
     };
     lock.normalize();
     Ok(Made {
@@ -148,6 +176,22 @@ pub fn make_lock(
         pinned,
         index,
     })
+}
+
+/// Per target: the PyTorch backend, its index and why (`--torch-backend`).
+fn torch_records(plan: &Plan, sources: &sources::Sources) -> Vec<crate::lock::TorchRecord> {
+    plan.targets
+        .iter()
+        .filter_map(|t| {
+            let (choice, url) = sources.torch_for(t)?;
+            Some(crate::lock::TorchRecord {
+                target: t.id(),
+                backend: choice.backend.to_string(),
+                index: redact(&url),
+                reason: choice.reason,
+            })
+        })
+        .collect()
 }
 
 fn to_locked(pinned: &[Pinned]) -> Vec<LockedPackage> {

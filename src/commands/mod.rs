@@ -2,12 +2,14 @@
 use std::path::PathBuf;
 
 pub mod bundle;
+pub mod diff;
 pub mod inspect;
 pub mod install;
 pub mod keygen;
 pub mod lock;
 pub mod probe;
 pub mod progress;
+pub mod serve;
 pub mod verify;
 
 /// What the user asked for, parsed.
@@ -20,6 +22,8 @@ pub enum Command {
     Inspect(inspect::Settings),
     Install(install::Settings),
     Probe(probe::Settings),
+    Diff(diff::Settings),
+    Serve(serve::Settings),
 }
 
 /// MANIFEST, INPUTS, TARGETS and SOURCES of `lock` and `bundle`, as plain settings.
@@ -42,8 +46,13 @@ pub struct InputSettings {
     pub hf_endpoint: Option<String>,
     pub pre: bool,
     pub skip_unbundlable: bool,
+    /// A local file named by a config that does not exist is a warning, not an error.
+    pub skip_missing: bool,
     pub cache_dir: Option<PathBuf>,
     pub jobs: usize,
+    pub index_strategy: Option<String>,
+    pub torch_backend: Option<String>,
+    pub torch_index_base: Option<String>,
 }
 
 pub fn run(command: Command) -> Result<(), crate::Error> {
@@ -55,6 +64,8 @@ pub fn run(command: Command) -> Result<(), crate::Error> {
         Command::Inspect(s) => inspect::run(s),
         Command::Install(s) => install::run(s),
         Command::Probe(s) => probe::run(s),
+        Command::Diff(s) => diff::run(s),
+        Command::Serve(s) => serve::run(s),
     }
 }
 
@@ -63,6 +74,11 @@ static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new
 /// `-q`: errors only.
 pub fn set_quiet(quiet: bool) {
     QUIET.store(quiet, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether `-q` was given.
+pub fn is_quiet() -> bool {
+    QUIET.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Progress for downloads: bars on a TTY, plain lines otherwise, nothing with `-q`.

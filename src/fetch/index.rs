@@ -49,16 +49,24 @@ impl IndexError {
 pub struct Project {
     pub name: PackageName,
     pub files: Vec<DistFile>,
-    /// The index that served the page (None: find-links only).
+    /// For each file, the rank of its index among those that list the project (0: the first).
+    pub ranks: Vec<usize>,
+    /// The first index that served the page (None: find-links only).
     pub index: Option<Url>,
 }
 
 type Slot<T> = Arc<OnceLock<Result<Arc<T>, IndexError>>>;
+type ProjectKey = (PackageName, Option<Url>);
 
 pub struct IndexClient {
     http: reqwest::blocking::Client,
     sources: Sources,
-    projects: Mutex<HashMap<PackageName, Slot<Project>>>,
+    /// By name and, for the torch family, the PyTorch index it is read from.
+    projects: Mutex<HashMap<ProjectKey, Slot<Project>>>,
+    /// One line per project found on two indexes with different files (printed by the command).
+    pub warnings: Mutex<Vec<String>>,
+    /// Projects named by a direct URL (`name @ URL`).
+    direct: Mutex<std::collections::HashSet<PackageName>>,
     metadata: Mutex<HashMap<Url, Slot<Metadata>>>,
     find_links_pages: OnceLock<Vec<DistFile>>,
     /// Threads for background requests: blocking network waits stay off rayon's global pool, which has only
@@ -78,6 +86,8 @@ impl IndexClient {
             http: super::http::client(),
             sources,
             projects: Mutex::default(),
+            warnings: Mutex::default(),
+            direct: Mutex::default(),
             metadata: Mutex::default(),
             find_links_pages: OnceLock::new(),
             background: OnceLock::new(),
@@ -166,23 +176,37 @@ impl IndexClient {
         Err(last.expect("at least one attempt"))
     }
 
-    /// The project's files, from the first index that has it (dependency-confusion safe) plus find-links.
+    /// The project's files from the indexes that serve it (see [`super::routing`]) plus find-links.
     pub fn project(&self, name: &PackageName) -> Result<Arc<Project>, IndexError> {
+        self.project_via(name, None)
+    }
+
+    /// [`Self::project`] for a target whose PyTorch family comes from `torch`.
+    pub fn project_via(
+        &self,
+        name: &PackageName,
+        torch: Option<&Url>,
+    ) -> Result<Arc<Project>, IndexError> {
+        let torch = torch.filter(|_| !self.direct.lock().unwrap().contains(name));
         let slot = self
             .projects
             .lock()
             .unwrap()
-            .entry(name.clone())
+            .entry(super::routing::key(name, torch))
             .or_default()
             .clone();
-        slot.get_or_init(|| self.fetch_project(name).map(Arc::new))
+        slot.get_or_init(|| self.fetch_project(name, torch).map(Arc::new))
             .clone()
     }
 
-    fn fetch_project(&self, name: &PackageName) -> Result<Project, IndexError> {
-        let mut files = Vec::new();
-        let mut served_by = None;
-        for index in &self.sources.indexes {
+    fn fetch_project(
+        &self,
+        name: &PackageName,
+        torch: Option<&Url>,
+    ) -> Result<Project, IndexError> {
+        let lookup = super::routing::lookup(&self.sources, name, torch);
+        let mut pages = Vec::new();
+        for index in &lookup.urls {
             let url = index
                 .join(&format!("{name}/"))
                 .map_err(|e| IndexError::Parse {
@@ -197,12 +221,20 @@ impl IndexClient {
             } else {
                 simple::parse_html(&String::from_utf8_lossy(&body), &url)
             };
-            files = parsed.map_err(|message| IndexError::Parse {
+            let files = parsed.map_err(|message| IndexError::Parse {
                 url: redact(&url),
                 message,
             })?;
-            served_by = Some(index.clone());
-            break;
+            pages.push((index.clone(), files));
+            if lookup.first_only {
+                break;
+            }
+        }
+        let served_by = pages.first().map(|(u, _)| u.clone());
+        let (mut files, mut ranks, warning) =
+            super::routing::merge(name, pages, self.sources.strategy);
+        if let Some(w) = warning {
+            self.warnings.lock().unwrap().push(w);
         }
         files.extend(
             self.find_links_files()
@@ -210,8 +242,9 @@ impl IndexClient {
                 .filter(|f| file_belongs_to(&f.filename, name))
                 .cloned(),
         );
+        ranks.resize(files.len(), 0);
         if served_by.is_none() && files.is_empty() {
-            let mut indexes: Vec<String> = self.sources.indexes.iter().map(redact).collect();
+            let mut indexes: Vec<String> = lookup.urls.iter().map(redact).collect();
             indexes.extend(self.sources.find_links.iter().cloned());
             return Err(IndexError::NotFound {
                 name: name.to_string(),
@@ -221,6 +254,7 @@ impl IndexClient {
         Ok(Project {
             name: name.clone(),
             files,
+            ranks,
             index: served_by,
         })
     }
@@ -327,11 +361,17 @@ impl IndexClient {
         let project = Project {
             name: name.clone(),
             files: vec![file],
+            ranks: vec![0],
             index: None,
         };
         let slot: Slot<Project> = Arc::new(OnceLock::new());
         let _ = slot.set(Ok(Arc::new(project)));
-        self.projects.lock().unwrap().insert(name.clone(), slot);
+        self.projects
+            .lock()
+            .unwrap()
+            .insert((name.clone(), None), slot);
+        // A direct URL wins for every target, the torch family's route included.
+        self.direct.lock().unwrap().insert(name.clone());
     }
 
     /// Start fetching these project pages in the background (the resolver asks for them soon).
@@ -341,7 +381,7 @@ impl IndexClient {
                 .projects
                 .lock()
                 .unwrap()
-                .get(&name)
+                .get(&(name.clone(), None))
                 .is_some_and(|s| s.get().is_some());
             if done {
                 continue;

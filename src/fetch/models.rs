@@ -9,7 +9,6 @@ use sha1::Digest as _;
 use super::download::{self, DownloadRequest, Progress};
 use super::error::Error;
 use super::hub::{Hub, TreeFile};
-use super::hub_select;
 use crate::inputs::ModelRequest;
 use crate::lock::{LockedModel, LockedModelFile};
 use crate::types::{RepoId, RepoKind, Sha256};
@@ -124,6 +123,11 @@ pub fn lock_models(reqs: &[ModelRequest], hub: &Hub) -> Result<Vec<LockedModel>,
                     }
                 }
                 m.files.sort_by(|a, b| a.path.cmp(&b.path));
+                for o in locked.origins {
+                    if !m.origins.contains(&o) {
+                        m.origins.push(o);
+                    }
+                }
                 if m.reason.is_some() {
                     // Named by the user directly wins over "added because …".
                     m.reason = locked.reason;
@@ -185,6 +189,7 @@ fn lock_one(req: &ModelRequest, hub: &Hub) -> Result<LockedModel, Error> {
         commit: info.commit,
         source_repo: (source != req.repo).then_some(source),
         reason: req.reason.clone(),
+        origins: vec![req.origin.clone()],
         files,
     })
 }
@@ -230,7 +235,7 @@ fn locked_file(
     })
 }
 
-/// The files of one repo a request asks for.
+/// The files of one repo a request asks for (see [`super::pick`]).
 fn choose_files(
     req: &ModelRequest,
     hub: &Hub,
@@ -238,27 +243,9 @@ fn choose_files(
     commit: &crate::types::CommitSha,
     paths: &[String],
 ) -> Result<Vec<String>, Error> {
-    let bad_glob = |e: globset::Error| Error::Config(format!("{}: bad glob: {e}", req.origin));
-    if let Some(file) = &req.file {
-        return Ok(vec![file.clone()]);
-    }
-    let include = hub_select::patterns(&req.include).map_err(bad_glob)?;
-    let exclude = hub_select::patterns(&req.exclude).map_err(bad_glob)?;
-    if !req.include.is_empty() {
-        return Ok(hub_select::filter(paths, &include, &exclude, true));
-    }
-    let defaults = if paths.iter().any(|p| p == "model_index.json") {
-        let index = hub.small_file(repo, req.kind, commit, "model_index.json")?;
-        match hub_select::pipeline_components(&index) {
-            Some(components) => {
-                hub_select::diffusers_files(paths, &components, req.variant.as_deref())
-            }
-            None => hub_select::default_files(paths),
-        }
-    } else {
-        hub_select::default_files(paths)
-    };
-    Ok(hub_select::filter(&defaults, &include, &exclude, false))
+    super::pick::choose(req, paths, &mut || {
+        hub.small_file(repo, req.kind, commit, "model_index.json")
+    })
 }
 
 /// Download every locked file (pinned to its commit) into `work` in the cache layout, fill in the sha256
@@ -521,6 +508,7 @@ mod tests {
             commit,
             source_repo: None,
             reason: None,
+            origins: vec![],
             files: vec![LockedModelFile {
                 path: "unet/config.json".into(),
                 blob: "b".repeat(40),

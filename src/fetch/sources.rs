@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 
 use url::Url;
 
-use crate::inputs::IndexOptions;
+use crate::accel::TorchMode;
+use crate::inputs::{IndexOptions, IndexStrategy};
+use crate::types::PackageName;
 
 #[derive(Clone, Debug, Default)]
 pub struct Sources {
@@ -14,6 +16,33 @@ pub struct Sources {
     pub find_links: Vec<String>,
     /// Where each index setting came from, for messages.
     pub origin: String,
+    /// The order projects are looked up in (uv's): named indexes, extra indexes, then the default index.
+    /// Explicit indexes and PyTorch indexes set aside for `--torch-backend` are not in it.
+    pub search: Vec<Url>,
+    /// `search` was set by [`configure`]; a `Sources` built by hand searches `indexes` in order.
+    pub arranged: bool,
+    pub strategy: IndexStrategy,
+    /// Packages served by one index only (manifest `package_indexes:`).
+    pub pinned: Vec<(PackageName, Url)>,
+    /// `--torch-backend` and the root of the PyTorch indexes.
+    pub torch: Option<TorchSources>,
+    /// Lines for the user about how the indexes were arranged.
+    pub notes: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct TorchSources {
+    pub mode: TorchMode,
+    pub base: Url,
+}
+
+impl TorchSources {
+    /// `BASE/<backend>/`.
+    pub fn index(&self, backend: &crate::accel::TorchBackend) -> Url {
+        self.base
+            .join(&format!("{backend}/"))
+            .expect("a backend name is a valid path segment")
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +55,10 @@ pub enum SourceError {
     },
     #[error("no package index configured and `python3 -m pip` could not tell its default: pass --index-url or set PIP_INDEX_URL")]
     NoIndex,
+    #[error("--torch-backend {backend} needs the PyTorch wheel index root: set --torch-index-base or FERRY_TORCH_INDEX_BASE to your PyTorch wheel index root (or a mirror of it)")]
+    NoTorchBase { backend: String },
+    #[error("package_indexes: {package} names index '{index}', which is not defined")]
+    UnknownIndex { package: String, index: String },
 }
 
 /// Settings read from pip.conf files (later files override earlier ones, as pip reads them).
@@ -185,11 +218,126 @@ pub fn configure(opts: &IndexOptions) -> Result<Sources, SourceError> {
             }
         }
     }
-    Ok(Sources {
-        indexes,
-        find_links: opts.find_links.clone(),
-        origin,
-    })
+    arrange(
+        Sources {
+            indexes,
+            find_links: opts.find_links.clone(),
+            origin,
+            ..Sources::default()
+        },
+        opts,
+        env("FERRY_TORCH_INDEX_BASE"),
+    )
+}
+
+/// Whether an index URL names a PyTorch backend root (`…/cu121/`, `…/cpu/`, `…/rocm6.2/`, `…/xpu/`).
+fn is_backend_root(url: &Url) -> bool {
+    url.path_segments()
+        .and_then(|mut s| s.rfind(|p| !p.is_empty()))
+        .is_some_and(|last| last.parse::<crate::accel::TorchBackend>().is_ok())
+}
+
+/// Search order, named and explicit indexes, pins and the torch base. `torch_base_env` is
+/// `FERRY_TORCH_INDEX_BASE`.
+fn arrange(
+    mut s: Sources,
+    opts: &IndexOptions,
+    torch_base_env: Option<String>,
+) -> Result<Sources, SourceError> {
+    s.strategy = opts.index_strategy;
+    let mut named = Vec::new();
+    let mut explicit = Vec::new();
+    for ix in &opts.named {
+        let url = parse_index(&ix.url, &format!("index '{}'", ix.name))?;
+        if ix.explicit {
+            explicit.push(url.clone());
+        }
+        named.push((ix.name.clone(), url));
+    }
+    for (package, index) in &opts.pins {
+        let url = named
+            .iter()
+            .find(|(n, _)| n == index)
+            .map(|(_, u)| u.clone())
+            .ok_or_else(|| SourceError::UnknownIndex {
+                package: package.to_string(),
+                index: index.clone(),
+            })?;
+        s.pinned.push((package.clone(), url));
+    }
+    if opts.torch_backend != TorchMode::None {
+        let base = opts
+            .torch_index_base
+            .clone()
+            .or(torch_base_env)
+            .ok_or_else(|| SourceError::NoTorchBase {
+                backend: match &opts.torch_backend {
+                    TorchMode::Fixed(b) => b.to_string(),
+                    _ => "auto".into(),
+                },
+            })?;
+        s.torch = Some(TorchSources {
+            mode: opts.torch_backend.clone(),
+            base: parse_index(&base, "--torch-index-base")?,
+        });
+    }
+    // Named (non-explicit) indexes, then extras, then the default index.
+    let mut order: Vec<Url> = named
+        .iter()
+        .map(|(_, u)| u.clone())
+        .filter(|u| !explicit.contains(u))
+        .collect();
+    let (default, extras) = match opts.no_index {
+        true => (None, &s.indexes[..]),
+        false => (s.indexes.first(), s.indexes.get(1..).unwrap_or(&[])),
+    };
+    order.extend(extras.iter().cloned());
+    order.extend(default.cloned());
+    let mut search = Vec::new();
+    for u in order {
+        if search.contains(&u) || explicit.contains(&u) {
+            continue;
+        }
+        if let Some(t) = &s.torch {
+            if u.as_str().starts_with(t.base.as_str()) || is_backend_root(&u) {
+                s.notes.push(format!(
+                    "{} is a PyTorch index: with --torch-backend only the PyTorch family comes from {}",
+                    redact(&u),
+                    redact(&t.base)
+                ));
+                continue;
+            }
+        }
+        search.push(u);
+    }
+    s.search = search;
+    s.arranged = true;
+    for (_, u) in named {
+        if !s.indexes.contains(&u) {
+            s.indexes.push(u);
+        }
+    }
+    Ok(s)
+}
+
+impl Sources {
+    /// The indexes a project is looked up on, in order.
+    pub fn search_order(&self) -> &[Url] {
+        match self.arranged {
+            true => &self.search,
+            false => &self.indexes,
+        }
+    }
+
+    /// The PyTorch backend of a target, why, and its index (None without `--torch-backend`).
+    /// `FERRY_CUDA_DRIVER_VERSION` where the lock runs overrides the driver the target's probe recorded.
+    pub fn torch_for(&self, target: &crate::target::Target) -> Option<(crate::accel::Choice, Url)> {
+        let t = self.torch.as_ref()?;
+        let env_driver = env("FERRY_CUDA_DRIVER_VERSION");
+        let choice = crate::accel::choose(&t.mode, target, env_driver.as_deref())?;
+        let url = t.index(&choice.backend);
+        Some((choice, url))
+    }
 }
 
 /// A URL safe to print or record: user and password removed.
@@ -222,6 +370,67 @@ mod tests {
             ..Default::default()
         })
         .is_err());
+    }
+
+    #[test]
+    fn extras_before_the_default_explicit_and_pytorch_indexes_aside() {
+        let opts = IndexOptions {
+            index_url: Some("http://127.0.0.1:9/simple".into()),
+            extra_index_urls: vec![
+                "http://127.0.0.1:9/extra".into(),
+                "http://127.0.0.1:8/whl/cu121".into(),
+            ],
+            named: vec![
+                crate::inputs::NamedIndex {
+                    name: "corp".into(),
+                    url: "http://127.0.0.1:7/corp".into(),
+                    explicit: false,
+                },
+                crate::inputs::NamedIndex {
+                    name: "pt".into(),
+                    url: "http://127.0.0.1:6/pt".into(),
+                    explicit: true,
+                },
+            ],
+            pins: vec![("torch".parse().unwrap(), "pt".into())],
+            ..Default::default()
+        };
+        let s = configure(&opts).unwrap();
+        let order: Vec<&str> = s.search_order().iter().map(Url::as_str).collect();
+        assert_eq!(
+            order,
+            [
+                "http://127.0.0.1:7/corp/",
+                "http://127.0.0.1:9/extra/",
+                "http://127.0.0.1:8/whl/cu121/",
+                "http://127.0.0.1:9/simple/"
+            ]
+        );
+        assert_eq!(s.pinned[0].1.as_str(), "http://127.0.0.1:6/pt/");
+        assert!(s.notes.is_empty());
+
+        let torch = IndexOptions {
+            torch_backend: TorchMode::Auto,
+            ..opts.clone()
+        };
+        let e = arrange(Sources::default(), &torch, None).unwrap_err();
+        assert!(e.to_string().contains("FERRY_TORCH_INDEX_BASE"), "{e}");
+        let s = arrange(
+            configure(&opts).unwrap(),
+            &torch,
+            Some("http://127.0.0.1:5/whl".into()),
+        )
+        .unwrap();
+        assert!(
+            !s.search.iter().any(|u| u.as_str().contains("cu121")),
+            "{:?}",
+            s.search
+        );
+        assert_eq!(s.notes.len(), 1, "{:?}", s.notes);
+        assert_eq!(
+            s.torch.unwrap().index(&"cu124".parse().unwrap()).as_str(),
+            "http://127.0.0.1:5/whl/cu124/"
+        );
     }
 
     #[test]

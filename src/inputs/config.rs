@@ -1,73 +1,47 @@
-//! LoRA training configs (kohya sd-scripts / lora-scripts TOML, seed-style YAML, JSON) → the models a run
-//! needs: the ones the config names, plus what the trainer fetches at run time (tokenizers, the WD14 tagger).
+//! LoRA training configs (kohya sd-scripts TOML/JSON, lora-scripts TOML, kohya_ss GUI JSON, ai-toolkit YAML,
+//! seed-style YAML) → everything a run opens: the models the config names (hub repos, hub files, plain URLs,
+//! local files), plus what the trainer fetches at run time for the family it trains (tokenizers, the WD14
+//! tagger). Keys that look like model references but that no trainer reads are warned about.
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{Error, ModelRequest};
-use crate::types::{RepoId, RepoKind};
+use super::reference::{self, HubRef, Reference};
+use super::trainers::family::{Evidence, Family};
+use super::trainers::keys::{self, Role};
+use super::trainers::runtime::{runtime_repos, WD14_DEFAULT};
+use super::trainers::Trainer;
+use super::{Error, FileRequest, FileSource, ModelRequest, Pick};
+use crate::types::RepoKind;
 
-/// Models and local paths found in one config.
+pub use super::reference::parse_hub_ref;
+
+/// Everything found in one config.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ConfigModels {
     pub models: Vec<ModelRequest>,
-    /// Local files and folders the config names: reported, not fetched.
+    /// Files that are not on a hub: local files the config names, plain URLs.
+    pub files: Vec<FileRequest>,
+    /// Local paths named by the config that are not carried (tokenizer cache, missing with `--skip-missing`).
     pub local_paths: Vec<String>,
+    /// `file:line: …` lines for keys that look like model references but that no trainer reads.
+    pub warnings: Vec<String>,
 }
 
-/// A hub reference: `org/name`, `org/name@rev`, or a hub URL to a repo or a file in it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HubRef {
-    pub repo: RepoId,
-    pub kind: RepoKind,
-    pub revision: Option<String>,
-    pub file: Option<String>,
+/// How to read configs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReadOptions {
+    /// A local file that does not exist is a warning, not an error.
+    pub skip_missing: bool,
 }
-
-const SD1_TOKENIZER: &str = "openai/clip-vit-large-patch14";
-const SDXL_TOKENIZER2: &str = "laion/CLIP-ViT-bigG-14-laion2B-39B-b160k";
-const SD2_REPO: &str = "stabilityai/stable-diffusion-2";
-const WD14_DEFAULT: &str = "SmilingWolf/wd-v1-4-convnext-tagger-v2";
-
-/// Keys whose values name a model, besides those ending in [`MODEL_KEY_SUFFIXES`].
-const MODEL_KEYS: &[&str] = &[
-    "base_model",
-    "pretrained_model_name_or_path",
-    "model_name_or_path",
-    "vae",
-    "tokenizer",
-    "tokenizer_name",
-    "text_encoder",
-    "text_encoder_2",
-    "clip_model",
-    "tagger_repo",
-    "repo_id",
-    "wd14_tagger_repo",
-    "model_id",
-];
-const MODEL_KEY_SUFFIXES: &[&str] = &[
-    "_model",
-    "_repo",
-    "_repo_id",
-    "_model_id",
-    "_model_name_or_path",
-    "_vae",
-];
-/// Keys naming the model being trained (their presence makes the file a training config).
-const BASE_KEYS: &[&str] = &["base_model", "pretrained_model_name_or_path"];
-const WEIGHT_EXTENSIONS: &[&str] = &[
-    ".safetensors",
-    ".ckpt",
-    ".pt",
-    ".pth",
-    ".bin",
-    ".onnx",
-    ".gguf",
-];
 
 /// Read one config (format by extension: .yaml/.yml, .toml, .json).
 pub fn read(path: &Path) -> Result<ConfigModels, Error> {
+    read_with(path, ReadOptions::default())
+}
+
+pub fn read_with(path: &Path, opts: ReadOptions) -> Result<ConfigModels, Error> {
     let text = fs::read_to_string(path).map_err(|e| Error::File {
         file: path.to_path_buf(),
         message: format!("cannot read config: {e}"),
@@ -75,14 +49,22 @@ pub fn read(path: &Path) -> Result<ConfigModels, Error> {
     let tree = parse(path, &text)?;
     let mut reader = Reader {
         path,
+        dir: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
         text: &text,
+        opts,
+        trainer: Trainer::detect(&tree),
         out: ConfigModels::default(),
-        facts: Facts::default(),
+        evidence: Evidence::default(),
+        named: Vec::new(),
+        wd14_enabled: false,
+        tagger_named: false,
     };
     reader.walk(&tree, &mut Vec::new())?;
-    reader.add_runtime_models();
+    reader.finish();
     let mut out = reader.out;
     dedup(&mut out.models);
+    let mut seen = std::collections::HashSet::new();
+    out.files.retain(|f| seen.insert(f.source.clone()));
     out.local_paths.dedup();
     Ok(out)
 }
@@ -129,26 +111,18 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
-/// What the walk learned about the training setup.
-#[derive(Default)]
-struct Facts {
-    v2: bool,
-    sdxl: bool,
-    /// SD3, Flux, …: trainers whose run-time downloads ferry does not model.
-    other_arch: bool,
-    /// `model_type`/`model_train_type` said SD1 or SD2 explicitly.
-    explicit_type: bool,
-    base_names: Vec<String>,
-    training: bool,
-    wd14_enabled: bool,
-    tagger_named: bool,
-}
-
 struct Reader<'a> {
     path: &'a Path,
+    dir: PathBuf,
     text: &'a str,
+    opts: ReadOptions,
+    trainer: Trainer,
     out: ConfigModels,
-    facts: Facts,
+    evidence: Evidence,
+    /// Hub models the config names, with the role of their key (the pick waits for the family).
+    named: Vec<(Role, ModelRequest)>,
+    wd14_enabled: bool,
+    tagger_named: bool,
 }
 
 impl Reader<'_> {
@@ -176,14 +150,12 @@ impl Reader<'_> {
         let key = key.to_ascii_lowercase();
         let key_path = keys.join(".").to_ascii_lowercase();
         let in_tagger = key_path.contains("tagger") || key_path.contains("wd14");
-        self.note_facts(&key, value, &key_path);
+        self.evidence.note(&key, value);
+        self.note_wd14(&key, value, &key_path);
         if key == "tokenizer_cache_dir" {
             if let Some(s) = value.as_str().filter(|s| !s.trim().is_empty()) {
                 self.out.local_paths.push(s.trim().to_string());
             }
-            return Ok(());
-        }
-        if !is_model_key(&key) {
             return Ok(());
         }
         let strings: Vec<&str> = match value {
@@ -191,61 +163,114 @@ impl Reader<'_> {
             Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
             _ => Vec::new(),
         };
-        for s in strings.into_iter().map(str::trim).filter(|s| !s.is_empty()) {
-            if BASE_KEYS.contains(&key.as_str()) {
-                self.facts.training = true;
-                self.facts.base_names.push(s.to_string());
+        let strings: Vec<&str> = strings
+            .into_iter()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        let Some(role) = keys::role(&key) else {
+            for s in strings {
+                self.check_unknown(&key, s, keys);
             }
-            match self.classify(s) {
-                Found::Local => self.out.local_paths.push(s.to_string()),
-                Found::Ignored => {}
-                Found::Hub(r) => {
-                    if in_tagger {
-                        self.facts.tagger_named = true;
+            return Ok(());
+        };
+        for s in strings {
+            if role == Role::Checkpoint {
+                self.evidence.training = true;
+                self.evidence.base_names.push(s.to_string());
+            }
+            let origin = self.origin(keys, s);
+            match reference::classify(s, &self.dir) {
+                Reference::Ignored => {}
+                Reference::Hub(r) => {
+                    if in_tagger || role == Role::Tagger {
+                        self.tagger_named = true;
                     }
-                    let origin = self.origin(keys, s);
-                    self.out.models.push(request(r, None, None, origin));
+                    self.named.push((role, request(r, None, origin)));
                 }
-                Found::Bad(why) => {
-                    let message = format!("key '{}': {why}", keys.join("."));
-                    return Err(match self.key_line(keys, s) {
-                        Some(line) => Error::at(self.path, line, message),
-                        None => Error::File {
-                            file: self.path.to_path_buf(),
-                            message,
-                        },
-                    });
+                Reference::Url(url) => self.out.files.push(FileRequest {
+                    source: FileSource::Url(url),
+                    name: None,
+                    origin,
+                }),
+                Reference::Local { path, name } => self.local(&path, &name, &origin)?,
+                Reference::Missing(value) => {
+                    let message = format!(
+                        "key '{}': local file '{value}' not found (looked in the working directory and in {})",
+                        keys.join("."),
+                        self.dir.display()
+                    );
+                    if !self.opts.skip_missing {
+                        return Err(self.error(
+                            keys,
+                            s,
+                            format!("{message}; pass --skip-missing to bundle without it"),
+                        ));
+                    }
+                    self.out.warnings.push(format!(
+                        "{}: {message}; not carried (--skip-missing)",
+                        self.place(keys, s)
+                    ));
+                    self.out.local_paths.push(value);
+                }
+                Reference::Bad(why) => {
+                    return Err(self.error(keys, s, format!("key '{}': {why}", keys.join("."))));
                 }
             }
         }
         Ok(())
     }
 
-    fn note_facts(&mut self, key: &str, value: &Value, key_path: &str) {
-        let truthy = value.as_bool() == Some(true);
-        match key {
-            "v2" | "v2_checkbox" if truthy => self.facts.v2 = true,
-            "sdxl" | "sdxl_checkbox" if truthy => self.facts.sdxl = true,
-            "sd3" | "flux" | "flux1" | "sd3_checkbox" | "flux1_checkbox" if truthy => {
-                self.facts.other_arch = true
-            }
-            "model_type" | "model_train_type" | "train_type" | "model_arch" => {
-                let v = value.as_str().unwrap_or_default().to_ascii_lowercase();
-                if v.contains("sdxl") {
-                    self.facts.sdxl = true;
-                } else if v.contains("sd3") || v.contains("flux") {
-                    self.facts.other_arch = true;
-                } else if v.contains("sd2") || v.contains("v2") {
-                    self.facts.v2 = true;
-                } else if v.starts_with("sd") {
-                    self.facts.explicit_type = true;
+    /// A local file, or every file under a local folder, carried under `files/NAME`.
+    fn local(&mut self, path: &Path, name: &str, origin: &str) -> Result<(), Error> {
+        let mut stack = vec![(path.to_path_buf(), name.to_string())];
+        while let Some((p, n)) = stack.pop() {
+            if p.is_dir() {
+                let entries = fs::read_dir(&p).map_err(|e| Error::File {
+                    file: p.clone(),
+                    message: format!("cannot list folder named by {origin}: {e}"),
+                })?;
+                for e in entries.flatten() {
+                    let child = e.file_name().to_string_lossy().into_owned();
+                    stack.push((e.path(), format!("{n}/{child}")));
                 }
-                if !v.is_empty() {
-                    self.facts.training = true;
-                }
+            } else {
+                self.out.files.push(FileRequest {
+                    source: FileSource::Local(p),
+                    name: Some(n),
+                    origin: origin.to_string(),
+                });
             }
-            _ => {}
         }
+        Ok(())
+    }
+
+    /// Warn about a key no trainer reads whose value looks like a model reference.
+    fn check_unknown(&mut self, key: &str, value: &str, keys: &[String]) {
+        let lower = value.to_ascii_lowercase();
+        let model_like = lower.starts_with("http://")
+            || lower.starts_with("https://")
+            || reference::WEIGHT_EXTENSIONS
+                .iter()
+                .any(|e| lower.ends_with(e))
+            || (reference::parse_repo_ref(value).is_ok()
+                && !Path::new(value).exists()
+                && !self.dir.join(value).exists());
+        let Some(closest) = keys::unknown_model_key(key, model_like) else {
+            return;
+        };
+        let hint = match closest {
+            Some(k) => format!(" (did you mean {k}?)"),
+            None => String::new(),
+        };
+        self.out.warnings.push(format!(
+            "{}: key '{}' looks like a model reference but no trainer reads it{hint}; '{value}' is not bundled",
+            self.place(keys, value),
+            keys.join(".")
+        ));
+    }
+
+    fn note_wd14(&mut self, key: &str, value: &Value, key_path: &str) {
         let wd14_word = |s: &str| s.contains("wd14") || s.contains("tagger");
         let enabled = match value {
             Value::Bool(b) => *b && wd14_word(key_path),
@@ -263,49 +288,30 @@ impl Reader<'_> {
             _ => false,
         };
         if enabled {
-            self.facts.wd14_enabled = true;
+            self.wd14_enabled = true;
         }
     }
 
-    fn classify(&self, value: &str) -> Found {
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        if value.starts_with("http://") || value.starts_with("https://") {
-            return match parse_hub_url(value) {
-                Ok(r) => Found::Hub(r),
-                Err(why) => Found::Bad(why),
-            };
+    /// `file:line` of a key (just the file when the line cannot be found).
+    fn place(&self, keys: &[String], value: &str) -> String {
+        match self.key_line(keys, value) {
+            Some(line) => format!("{}:{line}", self.path.display()),
+            None => self.path.display().to_string(),
         }
-        let lower = value.to_ascii_lowercase();
-        let bytes = value.as_bytes();
-        let drive = bytes.len() > 2
-            && bytes[0].is_ascii_alphabetic()
-            && bytes[1] == b':'
-            && matches!(bytes[2], b'\\' | b'/');
-        if value.starts_with(['/', '~', '\\', '.'])
-            || drive
-            || lower.starts_with("file:")
-            || WEIGHT_EXTENSIONS.iter().any(|e| lower.ends_with(e))
-            || Path::new(value).exists()
-            || dir.join(value).exists()
-        {
-            return Found::Local;
-        }
-        if !value.contains('/') {
-            // A bare word (`sdxl`, an open_clip model name, a legacy canonical id): not a hub org/name.
-            return Found::Ignored;
-        }
-        match parse_repo_ref(value) {
-            Ok(r) => Found::Hub(r),
-            Err(why) => Found::Bad(format!("{why} (and no such local path exists)")),
+    }
+
+    fn error(&self, keys: &[String], value: &str, message: String) -> Error {
+        match self.key_line(keys, value) {
+            Some(line) => Error::at(self.path, line, message),
+            None => Error::File {
+                file: self.path.to_path_buf(),
+                message,
+            },
         }
     }
 
     fn origin(&self, keys: &[String], value: &str) -> String {
-        let key = keys.join(".");
-        match self.key_line(keys, value) {
-            Some(line) => format!("{}:{line} ({key})", self.path.display()),
-            None => format!("{} ({key})", self.path.display()),
-        }
+        format!("{} ({})", self.place(keys, value), keys.join("."))
     }
 
     /// The line of `key` in the raw text, preferring one that also holds `value`.
@@ -324,51 +330,55 @@ impl Reader<'_> {
         first
     }
 
-    /// What the trainer downloads at run time for the detected model type.
-    fn add_runtime_models(&mut self) {
+    /// Settle the family: picks for the named models, then what the trainer downloads at run time.
+    fn finish(&mut self) {
+        let family = self.evidence.decide();
         let file = self.path.display().to_string();
-        let f = &self.facts;
-        let tokenizer = |repo: &str, include: &str, reason: String| {
-            let r = HubRef {
-                repo: repo.parse().expect("built-in repo id is valid"),
-                kind: RepoKind::Model,
-                revision: None,
-                file: None,
+        for (role, mut m) in std::mem::take(&mut self.named) {
+            m.pick = match role {
+                Role::Checkpoint
+                    if self.trainer.runs_sd_scripts()
+                        && family.as_ref().is_some_and(Family::single_file_checkpoint) =>
+                {
+                    Pick::RootWeights
+                }
+                Role::Checkpoint => Pick::Training,
+                Role::Vae => Pick::Vae,
+                Role::Tagger => Pick::Tagger,
+                _ => Pick::Default,
             };
-            let mut m = request(r, Some(reason), None, format!("{file} (model type)"));
-            m.include = if include.is_empty() {
-                vec!["*.json".into(), "*.txt".into()]
-            } else {
-                vec![include.into()]
-            };
-            m
-        };
-        let name_says_xl = || {
-            !f.explicit_type
-                && f.base_names.iter().any(|n| {
-                    let n = n.to_ascii_lowercase();
-                    n.contains("xl")
-                })
-        };
-        let mut added = Vec::new();
-        if f.other_arch {
-            // SD3/Flux trainers load their own text encoders from the base model; nothing to add.
-        } else if f.sdxl || (!f.v2 && name_says_xl()) {
-            let why = format!(
-                "added because {file} trains SDXL (kohya loads its two tokenizers at run time)"
-            );
-            added.push(tokenizer(SD1_TOKENIZER, "", why.clone()));
-            added.push(tokenizer(SDXL_TOKENIZER2, "", why));
-        } else if f.v2 {
-            let why =
-                format!("added because {file} trains SD2 (kohya loads its tokenizer at run time)");
-            added.push(tokenizer(SD2_REPO, "tokenizer/*", why));
-        } else if f.training {
-            let why =
-                format!("added because {file} trains SD1 (kohya loads its tokenizer at run time)");
-            added.push(tokenizer(SD1_TOKENIZER, "", why));
+            self.out.models.push(m);
         }
-        if f.wd14_enabled && !f.tagger_named {
+        if let Some(family) = &family {
+            for rt in runtime_repos(self.trainer, family) {
+                let r = HubRef {
+                    repo: rt.repo.parse().expect("built-in repo id is valid"),
+                    kind: RepoKind::Model,
+                    revision: None,
+                    file: None,
+                };
+                let reason = format!(
+                    "added because it is the run-time {} of {} in {} ({})",
+                    rt.what,
+                    family.name(),
+                    self.trainer.name(),
+                    rt.source
+                );
+                let mut m = request(
+                    r,
+                    Some(reason),
+                    format!("{file} (trains {})", family.name()),
+                );
+                let folder = rt.folder.map(str::to_string);
+                m.pick = match (rt.tokenizer_only, folder) {
+                    (true, folder) => Pick::Tokenizer { folder },
+                    (false, Some(f)) => Pick::Folder(f),
+                    (false, None) => Pick::Default,
+                };
+                self.out.models.push(m);
+            }
+        }
+        if self.wd14_enabled && !self.tagger_named {
             let r = HubRef {
                 repo: WD14_DEFAULT.parse().expect("built-in repo id is valid"),
                 kind: RepoKind::Model,
@@ -376,23 +386,14 @@ impl Reader<'_> {
                 file: None,
             };
             let why = format!(
-                "added because {file} enables WD14 captioning without naming a tagger (kohya's default)"
+                "added because {file} enables WD14 captioning without naming a tagger (the default of \
+                 finetune/tag_images_by_wd14_tagger.py in kohya sd-scripts)"
             );
-            added.push(request(r, Some(why), None, format!("{file} (WD14 tagger)")));
+            let mut m = request(r, Some(why), format!("{file} (WD14 tagger)"));
+            m.pick = Pick::Tagger;
+            self.out.models.push(m);
         }
-        self.out.models.extend(added);
     }
-}
-
-enum Found {
-    Hub(HubRef),
-    Local,
-    Ignored,
-    Bad(String),
-}
-
-fn is_model_key(key: &str) -> bool {
-    MODEL_KEYS.contains(&key) || MODEL_KEY_SUFFIXES.iter().any(|s| key.ends_with(s))
 }
 
 /// `key` at a key position on this line: `key:`, `key =`, `"key":`, `'key':`.
@@ -412,12 +413,7 @@ fn line_has_key(line: &str, key: &str) -> bool {
     false
 }
 
-fn request(
-    r: HubRef,
-    reason: Option<String>,
-    variant: Option<String>,
-    origin: String,
-) -> ModelRequest {
+fn request(r: HubRef, reason: Option<String>, origin: String) -> ModelRequest {
     ModelRequest {
         repo: r.repo,
         kind: r.kind,
@@ -425,9 +421,10 @@ fn request(
         file: r.file,
         include: Vec::new(),
         exclude: Vec::new(),
-        variant,
+        variant: None,
         reason,
         origin,
+        pick: Pick::Default,
     }
 }
 
@@ -437,328 +434,5 @@ pub(super) fn dedup(models: &mut Vec<ModelRequest>) {
     models.retain(|m| seen.insert((m.repo.clone(), m.revision.clone(), m.file.clone())));
 }
 
-/// `org/name`, `org/name@revision` or a hub URL (as `--model` takes it).
-pub fn parse_hub_ref(value: &str) -> Result<HubRef, String> {
-    if value.starts_with("http://") || value.starts_with("https://") {
-        parse_hub_url(value)
-    } else {
-        parse_repo_ref(value)
-    }
-}
-
-fn parse_repo_ref(value: &str) -> Result<HubRef, String> {
-    let (repo, revision) = match value.split_once('@') {
-        Some((repo, rev)) => {
-            if rev.is_empty() || rev.contains(char::is_whitespace) {
-                return Err(format!("invalid revision '{rev}' in '{value}'"));
-            }
-            (repo, Some(rev.to_string()))
-        }
-        None => (value, None),
-    };
-    let (kind, repo) = match repo.strip_prefix("datasets/") {
-        Some(rest) => (RepoKind::Dataset, rest),
-        None => (RepoKind::Model, repo),
-    };
-    if !repo.contains('/') {
-        return Err(format!(
-            "'{value}' is not a hub repo id (expected org/name)"
-        ));
-    }
-    let repo = repo.parse::<RepoId>()?;
-    Ok(HubRef {
-        repo,
-        kind,
-        revision,
-        file: None,
-    })
-}
-
-/// `https://HOST/[datasets/]org/name[/(blob|resolve|tree)/REV[/path…]]`, any host (mirrors included).
-fn parse_hub_url(value: &str) -> Result<HubRef, String> {
-    let not_hub = || {
-        format!("'{value}' is not a Hugging Face hub URL (expected https://HOST/org/name/resolve/REV/file)")
-    };
-    let url = url::Url::parse(value).map_err(|e| format!("invalid URL '{value}': {e}"))?;
-    let mut segments: Vec<String> = url
-        .path_segments()
-        .ok_or_else(not_hub)?
-        .filter(|s| !s.is_empty())
-        .map(percent_decode)
-        .collect();
-    let kind = if segments.first().map(String::as_str) == Some("datasets") {
-        segments.remove(0);
-        RepoKind::Dataset
-    } else {
-        RepoKind::Model
-    };
-    if segments.len() < 2 {
-        return Err(not_hub());
-    }
-    let repo = format!("{}/{}", segments[0], segments[1])
-        .parse::<RepoId>()
-        .map_err(|e| format!("{e} in URL '{value}'"))?;
-    let (revision, file) = match segments.get(2).map(String::as_str) {
-        None => (None, None),
-        Some("tree") if segments.len() >= 4 => (Some(segments[3].clone()), None),
-        Some("blob" | "resolve") if segments.len() >= 5 => {
-            (Some(segments[3].clone()), Some(segments[4..].join("/")))
-        }
-        Some(_) => return Err(not_hub()),
-    };
-    Ok(HubRef {
-        repo,
-        kind,
-        revision,
-        file,
-    })
-}
-
-/// `%2F` → `/` (revisions like `refs%2Fpr%2F1`); invalid escapes stay as written.
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn config(name: &str, text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
-        let d = tempfile::tempdir().unwrap();
-        let p = d.path().join(name);
-        fs::write(&p, text).unwrap();
-        (d, p)
-    }
-
-    fn models(name: &str, text: &str) -> ConfigModels {
-        let (_d, p) = config(name, text);
-        read(&p).unwrap()
-    }
-
-    fn err(name: &str, text: &str) -> String {
-        let (_d, p) = config(name, text);
-        read(&p).unwrap_err().to_string()
-    }
-
-    fn repos(c: &ConfigModels) -> Vec<String> {
-        c.models.iter().map(|m| m.repo.to_string()).collect()
-    }
-
-    const KOHYA: &str = r#"
-[model_arguments]
-pretrained_model_name_or_path = "runwayml/stable-diffusion-v1-5"
-vae = "stabilityai/sd-vae-ft-mse@main"
-v2 = false
-
-[dataset_arguments]
-train_data_dir = "./train/chara"
-network_weights = ""
-"#;
-
-    #[test]
-    fn kohya_toml_sd1() {
-        let c = models("chara.toml", KOHYA);
-        assert_eq!(
-            repos(&c),
-            [
-                "runwayml/stable-diffusion-v1-5",
-                "stabilityai/sd-vae-ft-mse",
-                SD1_TOKENIZER
-            ]
-        );
-        let base = &c.models[0];
-        assert!(
-            base.origin
-                .contains("chara.toml:3 (model_arguments.pretrained_model_name_or_path)"),
-            "{}",
-            base.origin
-        );
-        assert_eq!(c.models[1].revision.as_deref(), Some("main"));
-        let tok = &c.models[2];
-        assert_eq!(tok.include, ["*.json", "*.txt"]);
-        let reason = tok.reason.as_deref().unwrap();
-        assert!(reason.contains("chara.toml trains SD1"), "{reason}");
-        assert!(c.local_paths.is_empty(), "{:?}", c.local_paths);
-    }
-
-    #[test]
-    fn seed_yaml_style_with_local_paths() {
-        let c = models(
-            "lora.yaml",
-            "base_model: /models/sd15.safetensors\nmodel_type: sd15\nvae: ./vae.pt\ntrain_data_dir: data\noutput_dir: out\n",
-        );
-        assert_eq!(repos(&c), [SD1_TOKENIZER]);
-        assert_eq!(c.local_paths, ["/models/sd15.safetensors", "./vae.pt"]);
-    }
-
-    #[test]
-    fn sdxl_detection() {
-        for text in [
-            "base_model: stabilityai/stable-diffusion-xl-base-1.0\n",
-            "base_model: org/model\nmodel_type: sdxl\n",
-            "pretrained_model_name_or_path: org/model\nsdxl: true\n",
-            "model_train_type: sdxl-lora\npretrained_model_name_or_path: ./m.safetensors\n",
-        ] {
-            let c = models("x.yml", text);
-            let r = repos(&c);
-            assert!(r.contains(&SD1_TOKENIZER.to_string()), "{text}: {r:?}");
-            assert!(r.contains(&SDXL_TOKENIZER2.to_string()), "{text}: {r:?}");
-            assert!(c
-                .models
-                .last()
-                .unwrap()
-                .reason
-                .as_deref()
-                .unwrap()
-                .contains("SDXL"));
-        }
-        let c = models("x.yaml", "base_model: org/xlnet-thing\nmodel_type: sd1\n");
-        assert!(
-            !repos(&c).contains(&SDXL_TOKENIZER2.to_string()),
-            "explicit type wins"
-        );
-    }
-
-    #[test]
-    fn sd2_and_other_architectures() {
-        let c = models(
-            "x.json",
-            r#"{"pretrained_model_name_or_path": "./sd21.ckpt", "v2": true}"#,
-        );
-        assert_eq!(repos(&c), [SD2_REPO]);
-        assert_eq!(c.models[0].include, ["tokenizer/*"]);
-        let c = models("x.toml", "model_train_type = \"flux-lora\"\npretrained_model_name_or_path = \"./flux.safetensors\"\n");
-        assert!(c.models.is_empty(), "{:?}", c.models);
-        let c = models("x.toml", "learning_rate = 1e-4\n");
-        assert!(c.models.is_empty(), "not a training config: nothing added");
-    }
-
-    #[test]
-    fn kohya_gui_json() {
-        let c = models(
-            "gui.json",
-            r#"{"LoRA_type": "Standard", "pretrained_model_name_or_path": "stabilityai/stable-diffusion-xl-base-1.0",
-                "sdxl": true, "sdxl_no_half_vae": true, "v2": false, "vae": "", "output_dir": "/out"}"#,
-        );
-        assert_eq!(
-            repos(&c),
-            [
-                "stabilityai/stable-diffusion-xl-base-1.0",
-                SD1_TOKENIZER,
-                SDXL_TOKENIZER2
-            ]
-        );
-        let c = models(
-            "gui.json",
-            r#"{"pretrained_model_name_or_path": "/m/flux1-dev.safetensors", "flux1_checkbox": true}"#,
-        );
-        assert!(c.models.is_empty());
-    }
-
-    #[test]
-    fn hub_urls_to_files() {
-        let c = models(
-            "x.yaml",
-            "train:\n  base_model: https://example.invalid/org/model/blob/v1.0/sub/m.safetensors\n  \
-             vae: https://example.invalid/org/vae/resolve/refs%2Fpr%2F1/vae.safetensors?download=true\n",
-        );
-        assert_eq!(c.models[0].file.as_deref(), Some("sub/m.safetensors"));
-        assert_eq!(c.models[0].revision.as_deref(), Some("v1.0"));
-        assert_eq!(c.models[1].revision.as_deref(), Some("refs/pr/1"));
-        assert_eq!(c.models[1].file.as_deref(), Some("vae.safetensors"));
-        assert!(
-            c.models[1].origin.contains("x.yaml:3 (train.vae)"),
-            "{}",
-            c.models[1].origin
-        );
-        let r = parse_hub_ref("https://example.invalid/datasets/org/set").unwrap();
-        assert_eq!(r.kind, RepoKind::Dataset);
-        assert!(parse_hub_ref("https://example.invalid/api/download/12345").is_err());
-    }
-
-    #[test]
-    fn malformed_repo_ids_name_file_line_and_key() {
-        for bad in ["org//name", "org/na me", "a/b/c/d"] {
-            let e = err("c.toml", &format!("[m]\nlr = 1\nbase_model = \"{bad}\"\n"));
-            assert!(
-                e.contains("c.toml:3:") && e.contains("m.base_model"),
-                "{bad}: {e}"
-            );
-        }
-        let e = err("c.json", r#"{"a": {"vae": "x/y@"}}"#);
-        assert!(e.contains("a.vae") && e.contains("revision"), "{e}");
-    }
-
-    #[test]
-    fn parse_errors_carry_lines() {
-        let e = err("c.toml", "a = 1\nb = = 2\n");
-        assert!(e.contains("c.toml:2:") && e.contains("TOML"), "{e}");
-        let e = err("c.yaml", "a: 1\nb: [1, 2\n");
-        assert!(e.contains("c.yaml:") && e.contains("YAML"), "{e}");
-        let e = err("c.json", "{\n\"a\": }\n");
-        assert!(e.contains("c.json:2:") && e.contains("JSON"), "{e}");
-        let e = err("c.ini", "a=1\n");
-        assert!(e.contains("unknown config format"), "{e}");
-    }
-
-    #[test]
-    fn wd14_tagger() {
-        let c = models("c.toml", "[tagger]\nenable = true\nthresh = 0.35\n");
-        assert_eq!(repos(&c), [WD14_DEFAULT]);
-        assert!(c.models[0].reason.as_deref().unwrap().contains("WD14"));
-        let c = models(
-            "c.toml",
-            "wd14_tagger_repo = \"SmilingWolf/wd-v1-4-moat-tagger-v2\"\nwd14_caption = true\n",
-        );
-        assert_eq!(repos(&c), ["SmilingWolf/wd-v1-4-moat-tagger-v2"]);
-        assert!(c.models[0].reason.is_none());
-        let c = models("c.yaml", "caption_method: wd14\n");
-        assert_eq!(repos(&c), [WD14_DEFAULT]);
-        let c = models("c.toml", "[tagger]\nenable = false\n");
-        assert!(c.models.is_empty());
-    }
-
-    #[test]
-    fn tokenizer_cache_dir_dedup_and_bare_words() {
-        let c = models(
-            "c.yaml",
-            "base_model: runwayml/stable-diffusion-v1-5\ntokenizer_cache_dir: ./tok\n\
-             clip_model: ViT-L-14\nnested:\n  - repo_id: runwayml/stable-diffusion-v1-5\n\
-             text_encoder: openai/clip-vit-large-patch14\n",
-        );
-        assert_eq!(repos(&c), ["runwayml/stable-diffusion-v1-5", SD1_TOKENIZER]);
-        assert!(
-            c.models[1].reason.is_none(),
-            "the named one comes first and wins"
-        );
-        assert_eq!(c.local_paths, ["./tok"]);
-    }
-
-    #[test]
-    fn key_lines() {
-        assert!(line_has_key("  base_model: x", "base_model"));
-        assert!(line_has_key("\"vae\" : \"x\"", "vae"));
-        assert!(line_has_key("vae=\"x\"", "vae"));
-        assert!(!line_has_key("sdxl_vae = 1", "vae"));
-        assert!(!line_has_key("vae_dir = 1", "vae"));
-    }
-}
+mod tests;

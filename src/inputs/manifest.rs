@@ -43,6 +43,19 @@ pub struct Manifest {
     pub hf_endpoint: Option<String>,
     #[serde(default)]
     pub pre: bool,
+    /// Named indexes; `explicit: true` ones serve only the packages pinned to them.
+    #[serde(default)]
+    pub indexes: Vec<super::NamedIndex>,
+    /// Package → name of the index that alone serves it.
+    #[serde(default)]
+    pub package_indexes: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub index_strategy: Option<String>,
+    /// `auto`, `cpu`, `cu121`, … (as `--torch-backend`).
+    #[serde(default)]
+    pub torch_backend: Option<String>,
+    #[serde(default)]
+    pub torch_index_base: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -150,6 +163,56 @@ pub fn read(path: &Path) -> Result<Manifest, Error> {
     let urls = m.index_url.iter().map(|u| ("index_url", u));
     for (key, url) in urls.chain(m.extra_index_urls.iter().map(|u| ("extra_index_urls", u))) {
         super::check_index_url(key, url).map_err(|e| located(path, &text, url, e))?;
+    }
+    for ix in &m.indexes {
+        super::check_index_url("indexes", &ix.url).map_err(|e| located(path, &text, &ix.url, e))?;
+        if m.indexes.iter().filter(|o| o.name == ix.name).count() > 1 {
+            return Err(located(
+                path,
+                &text,
+                &ix.name,
+                format!("indexes: the name '{}' is used twice", ix.name),
+            ));
+        }
+    }
+    for (package, index) in &m.package_indexes {
+        if package.parse::<pep508_rs::PackageName>().is_err() {
+            return Err(located(
+                path,
+                &text,
+                package,
+                format!("package_indexes: '{package}' is not a package name"),
+            ));
+        }
+        if !m.indexes.iter().any(|i| &i.name == index) {
+            let names: Vec<&str> = m.indexes.iter().map(|i| i.name.as_str()).collect();
+            return Err(located(
+                path,
+                &text,
+                &format!("{package}:"),
+                format!(
+                    "package_indexes: {package} names index '{index}', which is not under indexes: ({})",
+                    if names.is_empty() { "none defined".to_string() } else { names.join(", ") }
+                ),
+            ));
+        }
+    }
+    if let Some(s) = &m.index_strategy {
+        s.parse::<super::IndexStrategy>().map_err(|e| {
+            located(
+                path,
+                &text,
+                "index_strategy",
+                format!("index_strategy: {e}"),
+            )
+        })?;
+    }
+    if let Some(b) = &m.torch_backend {
+        b.parse::<crate::accel::TorchMode>()
+            .map_err(|e| located(path, &text, "torch_backend", format!("torch_backend: {e}")))?;
+    }
+    if let Some(u) = &m.torch_index_base {
+        super::check_index_url("torch_index_base", u).map_err(|e| located(path, &text, u, e))?;
     }
     for (i, model) in m.models.iter().enumerate() {
         if model.revision.as_deref().is_some_and(str::is_empty) {

@@ -10,7 +10,9 @@ pub mod config;
 pub mod manifest;
 pub mod pep508;
 pub mod plan;
+pub mod reference;
 pub mod requirements;
+pub mod trainers;
 
 /// An index URL from an input file: http, https or file.
 pub(crate) fn check_index_url(option: &str, value: &str) -> Result<(), String> {
@@ -88,6 +90,57 @@ pub struct IndexOptions {
     pub no_binary: BinaryRule,
     pub prefer_binary: bool,
     pub require_hashes: bool,
+    /// How a project listed on several indexes is chosen (`--index-strategy`).
+    pub index_strategy: IndexStrategy,
+    /// Named indexes from a manifest (`indexes:`), in order.
+    pub named: Vec<NamedIndex>,
+    /// Packages pinned to a named index (`package_indexes:`): only that index serves them.
+    pub pins: Vec<(pep508_rs::PackageName, String)>,
+    /// `--torch-backend`.
+    pub torch_backend: crate::accel::TorchMode,
+    /// `--torch-index-base` (else `FERRY_TORCH_INDEX_BASE`).
+    pub torch_index_base: Option<String>,
+}
+
+/// `--index-strategy`: which index a project found on several comes from (see docs/pytorch-cuda.md).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum IndexStrategy {
+    /// ferry's default: versions from the first index that lists the project first; a version that index
+    /// lacks, or has no file for the target, from the next index that has one.
+    #[default]
+    FirstMatch,
+    /// uv: only the first index that lists the project.
+    FirstIndex,
+    /// uv: every index, all versions of the first before any of the next; a version listed on an earlier
+    /// index is never taken from a later one.
+    UnsafeFirstMatch,
+    /// uv: every index, the best version wherever it is (the first index's entry for a version on several).
+    UnsafeBestMatch,
+}
+
+impl std::str::FromStr for IndexStrategy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "first-match" => Ok(IndexStrategy::FirstMatch),
+            "first-index" => Ok(IndexStrategy::FirstIndex),
+            "unsafe-first-match" => Ok(IndexStrategy::UnsafeFirstMatch),
+            "unsafe-best-match" => Ok(IndexStrategy::UnsafeBestMatch),
+            _ => Err(format!(
+                "unknown index strategy '{s}' (expected first-match, first-index, unsafe-first-match or unsafe-best-match)"
+            )),
+        }
+    }
+}
+
+/// An index with a name, from a manifest. An explicit index serves only the packages pinned to it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedIndex {
+    pub name: String,
+    pub url: String,
+    #[serde(default)]
+    pub explicit: bool,
 }
 
 /// A model the bundle must carry.
@@ -107,6 +160,50 @@ pub struct ModelRequest {
     pub reason: Option<String>,
     /// Where it was named (config file and key, or flag).
     pub origin: String,
+    /// Which files of the repo, when neither `file` nor `include` says.
+    pub pick: Pick,
+}
+
+/// Which files of a repo a request means, besides the user's include/exclude globs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Pick {
+    /// A diffusers pipeline: what `from_pretrained` loads; any other repo: everything but duplicate weights.
+    #[default]
+    Default,
+    /// The model a training config trains: as `Default`, without what training never opens (the safety
+    /// checker of a pipeline).
+    Training,
+    /// A checkpoint the trainer loads from one file (Flux, SD3, … in sd-scripts) named as a repo: the weight
+    /// files at the repo's root.
+    RootWeights,
+    /// A VAE: the `vae/` folder of a pipeline repo, else as `Default`.
+    Vae,
+    /// Tokenizer files only (in `folder` when given).
+    Tokenizer { folder: Option<String> },
+    /// One folder of the repo, as `Default` picks inside it.
+    Folder(String),
+    /// The files sd-scripts' WD14 tagger downloads (ONNX or Keras model, tag list).
+    Tagger,
+}
+
+/// Where a file that is not on a hub comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum FileSource {
+    /// An existing local file (absolute path).
+    Local(PathBuf),
+    /// A plain http(s) URL on a host that is not a hub.
+    Url(url::Url),
+}
+
+/// A file that is not on a hub, carried under `files/` in the bundle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileRequest {
+    pub source: FileSource,
+    /// The relative path under `files/` (the config-relative path of a local file); for a URL, decided when
+    /// it is fetched (Content-Disposition, else the URL's last segment).
+    pub name: Option<String>,
+    /// Where it was named (config file:line and key).
+    pub origin: String,
 }
 
 /// Everything a run must carry, before resolution.
@@ -120,8 +217,12 @@ pub struct Plan {
     /// Hub endpoint from the flag or the manifest (`HF_ENDPOINT` and the default are the fetcher's).
     pub hf_endpoint: Option<String>,
     pub models: Vec<ModelRequest>,
+    /// Files that are not on a hub (local files, plain URLs), carried under `files/`.
+    pub files: Vec<FileRequest>,
     /// Local paths named by configs: reported, not fetched.
     pub local_paths: Vec<String>,
+    /// Warnings from reading the inputs (`file:line: …`), shown by `lock` and `bundle`.
+    pub warnings: Vec<String>,
     /// Lines skipped under `--skip-unbundlable`, with the reason.
     pub skipped: Vec<String>,
     /// Input files and flags, for the lock's record.

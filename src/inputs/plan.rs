@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::config::{self, parse_hub_ref};
 use super::manifest::{self, Manifest};
+use super::Pick;
 use super::{requirements, BinaryRule, Error, IndexOptions, ModelRequest, Plan};
 use crate::commands::InputSettings;
 use crate::target::Target;
@@ -76,6 +77,7 @@ pub fn build_with(
         merge_file_options(&mut file_options, f.options);
     }
     plan.index = merge_sources(file_options, &m, settings);
+    merge_index_rules(&mut plan.index, &m, settings)?;
     plan.hf_endpoint = settings.hf_endpoint.clone().or(m.hf_endpoint.clone());
 
     plan.models = manifest_models(&m);
@@ -85,8 +87,13 @@ pub fn build_with(
     }
     for path in &config_files {
         plan.inputs.push(format!("--config {}", path.display()));
-        let c = config::read(path)?;
+        let opts = config::ReadOptions {
+            skip_missing: settings.skip_missing,
+        };
+        let c = config::read_with(path, opts)?;
         plan.models.extend(c.models);
+        plan.files.extend(c.files);
+        plan.warnings.extend(c.warnings);
         for p in c.local_paths {
             if !plan.local_paths.contains(&p) {
                 plan.local_paths.push(p);
@@ -94,6 +101,24 @@ pub fn build_with(
         }
     }
     config::dedup(&mut plan.models);
+    if plan.requirements.is_empty()
+        && plan.models.is_empty()
+        && plan.files.is_empty()
+        && !config_files.is_empty()
+    {
+        let mut message = format!(
+            "nothing to bundle: {} names no model that any trainer reads",
+            config_files
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        for w in &plan.warnings {
+            message.push_str(&format!("\n  {w}"));
+        }
+        return Err(Error::Usage(message));
+    }
 
     plan.targets = targets(&m, settings, local)?;
     for t in &settings.target_files {
@@ -172,6 +197,35 @@ fn merge_sources(mut index: IndexOptions, m: &Manifest, s: &InputSettings) -> In
     index
 }
 
+/// Index strategy, named indexes and their pins, and the torch backend: flag over manifest.
+fn merge_index_rules(
+    index: &mut IndexOptions,
+    m: &Manifest,
+    s: &InputSettings,
+) -> Result<(), Error> {
+    if let Some(v) = s.index_strategy.as_ref().or(m.index_strategy.as_ref()) {
+        index.index_strategy = v
+            .parse()
+            .map_err(|e| Error::Usage(format!("--index-strategy: {e}")))?;
+    }
+    index.named = m.indexes.clone();
+    index.pins = m
+        .package_indexes
+        .iter()
+        .filter_map(|(p, i)| Some((p.parse().ok()?, i.clone())))
+        .collect();
+    if let Some(v) = s.torch_backend.as_ref().or(m.torch_backend.as_ref()) {
+        index.torch_backend = v
+            .parse()
+            .map_err(|e| Error::Usage(format!("--torch-backend: {e}")))?;
+    }
+    if let Some(u) = s.torch_index_base.as_ref().or(m.torch_index_base.as_ref()) {
+        super::check_index_url("--torch-index-base", u).map_err(Error::Usage)?;
+        index.torch_index_base = Some(u.clone());
+    }
+    Ok(())
+}
+
 fn manifest_models(m: &Manifest) -> Vec<ModelRequest> {
     m.models
         .iter()
@@ -186,6 +240,7 @@ fn manifest_models(m: &Manifest) -> Vec<ModelRequest> {
             variant: model.variant.clone(),
             reason: None,
             origin: format!("{} (models[{i}])", m.path.display()),
+            pick: Pick::Default,
         })
         .collect()
 }
@@ -203,6 +258,18 @@ fn flag_model(value: &str, s: &InputSettings) -> Result<ModelRequest, Error> {
         variant: s.variant.clone(),
         reason: None,
         origin: format!("--model {value}"),
+        pick: Pick::Default,
+    })
+}
+
+/// Only the targets of the manifest and flags, for inputs that are already locked (`--locked pylock.toml`).
+pub fn targets_only(settings: &InputSettings) -> Result<Vec<Target>, Error> {
+    let m = match &settings.manifest {
+        Some(path) => manifest::read(path)?,
+        None => Manifest::default(),
+    };
+    targets(&m, settings, &|| {
+        crate::host::detect(None).map_err(|e| e.to_string())
     })
 }
 
@@ -371,6 +438,7 @@ mod tests {
             extra_index_urls: strings(&["http://127.0.0.1:4/simple"]),
             python_versions: strings(&["3.11"]),
             platforms: strings(&["win_amd64"]),
+            skip_missing: true,
             ..InputSettings::default()
         };
         let p = build_with(&settings, &no_python).unwrap();

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 
+pub mod delta;
 pub mod error;
+pub mod files;
 pub mod installed;
 pub mod journal;
 pub mod models;
@@ -51,6 +53,8 @@ pub struct Options {
     pub hf_home: Option<PathBuf>,
     /// Plain folders `DIR/ORG/NAME` instead of the HF cache.
     pub local_dir: Option<PathBuf>,
+    /// Where files that are not on a hub (`files/` in the bundle) go: `DIR/NAME`.
+    pub files_dir: Option<PathBuf>,
     pub only: Option<Only>,
     pub compile_bytecode: bool,
 }
@@ -85,6 +89,8 @@ pub struct Summary {
     pub unchanged: Vec<PackageSummary>,
     pub models_dir: Option<PathBuf>,
     pub models: Vec<models::ModelSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files: Option<files::FilesSummary>,
 }
 
 /// A wheel ready to stage.
@@ -103,7 +109,8 @@ pub fn install_extracted(
     reporter: &dyn Reporter,
 ) -> Result<Summary, Error> {
     let wheels = opts.only != Some(Only::Models) && !lock.packages.is_empty();
-    let models = opts.only != Some(Only::Wheels) && !lock.models.is_empty();
+    let models =
+        opts.only != Some(Only::Wheels) && (!lock.models.is_empty() || !lock.files.is_empty());
     let mut created_venv = None;
     if wheels {
         let root = opts.venv.as_deref().ok_or_else(|| {
@@ -192,7 +199,38 @@ fn install_inner(
         venv = Some(v);
     }
     let mut model_txn = None;
-    if models {
+    let mut files_txn = None;
+    if models && !lock.files.is_empty() {
+        match &opts.files_dir {
+            Some(dir) => {
+                let dest = std::path::absolute(dir).at(dir)?;
+                reporter.step(&format!(
+                    "staging {} files in {}",
+                    lock.files.len(),
+                    dest.display()
+                ));
+                let mut t = txn::Txn::new(&dest)?;
+                summary.files = Some(files::stage(
+                    &staging.join("files"),
+                    &lock.files,
+                    &dest,
+                    &mut t,
+                )?);
+                files_txn = Some(t);
+            }
+            None => {
+                reporter.step(&format!(
+                    "{} files that are not on a hub are not installed: pass --files-dir DIR",
+                    lock.files.len()
+                ));
+                summary.files = Some(files::FilesSummary {
+                    not_installed: lock.files.iter().map(|f| f.name.clone()).collect(),
+                    ..Default::default()
+                });
+            }
+        }
+    }
+    if models && !lock.models.is_empty() {
         let hub = staging.join("models").join("hub");
         let (dest, local) = match &opts.local_dir {
             Some(dir) => (dir.clone(), true),
@@ -237,6 +275,22 @@ fn install_inner(
             return Err(err);
         }
     }
+    if let Some(t) = files_txn.as_mut() {
+        if let Err(err) = t.apply(&mut steps) {
+            for undo in [model_txn.as_mut(), wheel_txn.as_mut()]
+                .into_iter()
+                .flatten()
+            {
+                if let Err(rb) = undo.undo() {
+                    return Err(Error::RollbackFailed {
+                        why: err.to_string(),
+                        rollback: rb.to_string(),
+                    });
+                }
+            }
+            return Err(err);
+        }
+    }
     if let (Some(t), Some(v)) = (wheel_txn, &venv) {
         let removed = t.finish();
         txn::prune_empty_parents(&removed, &v.root);
@@ -246,6 +300,9 @@ fn install_inner(
         }
     }
     if let Some(t) = model_txn {
+        t.finish();
+    }
+    if let Some(t) = files_txn {
         t.finish();
     }
     Ok(summary)
@@ -406,6 +463,20 @@ impl std::fmt::Display for Summary {
                 "  {} @ {}: {} files, {} reused, {} bytes copied",
                 m.repo, m.commit, m.files, m.reused, m.bytes_copied
             )?;
+        }
+        if let Some(files) = &self.files {
+            if let Some(dir) = &files.dir {
+                writeln!(
+                    f,
+                    "files in {}: {} installed, {} unchanged",
+                    dir.display(),
+                    files.installed.len(),
+                    files.unchanged.len()
+                )?;
+            }
+            for name in &files.not_installed {
+                writeln!(f, "  files/{name} not installed (pass --files-dir DIR)")?;
+            }
         }
         Ok(())
     }

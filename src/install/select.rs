@@ -60,7 +60,8 @@ fn build_only(p: &LockedPackage) -> bool {
 /// Choose per package the best-ranked compatible wheel for `host` (or its sdist when no wheel fits).
 pub fn select<'a>(lock: &'a Lock, staging: &Path, host: &Target) -> Result<Vec<Choice<'a>>, Error> {
     let serve = matching_targets(lock, host)?;
-    let tags = host.tags();
+    // The running host also accepts `linux_<arch>` wheels (as pip does), e.g. PyTorch's CUDA builds.
+    let tags = crate::accel::with_plain_linux(host.tags());
     let mut by_name: BTreeMap<&PackageName, Vec<&LockedPackage>> = BTreeMap::new();
     for p in &lock.packages {
         by_name.entry(&p.name).or_default().push(p);
@@ -226,8 +227,11 @@ mod tests {
             hf_endpoint: None,
             packages,
             models: vec![],
+            files: vec![],
             local_paths: vec![],
             skipped: vec![],
+            torch: vec![],
+            delta: None,
         }
     }
 

@@ -7,12 +7,15 @@ use pep440_rs::Version;
 use crate::dist::{parse_sdist, WheelFilename};
 use crate::fetch::index::Project;
 use crate::fetch::simple::DistFile;
+use crate::inputs::IndexStrategy;
 use crate::target::Tag;
 use crate::types::Sha256;
 
 #[derive(Clone, Debug)]
 pub struct Candidate {
     pub version: Version,
+    /// Rank of the index its files come from (0: the first index that lists the project).
+    pub rank: usize,
     /// Usable files, best first: wheels by tag priority, then sdists.
     pub files: Vec<DistFile>,
     /// Every usable file of this version is yanked (PEP 592): only an exact pin may pick it.
@@ -36,8 +39,10 @@ impl Candidate {
 pub struct Rules<'a> {
     pub only_binary: bool,
     pub no_binary: bool,
-    /// `--hash` values: a file qualifies only when its sha256 is known and listed.
+    /// `--hash` values: a file whose sha256 the index gives and that is not listed is left out, unless no
+    /// file of that version is left (then the hash check after download names the mismatch).
     pub hashes: Option<&'a [Sha256]>,
+    pub strategy: IndexStrategy,
 }
 
 /// Candidates, highest version first.
@@ -47,21 +52,20 @@ pub fn candidates(
     python: &Version,
     rules: &Rules,
 ) -> Vec<Candidate> {
-    // (rank, file): rank = tag priority for wheels, usize::MAX for sdists.
-    let mut by_version: BTreeMap<Version, Vec<(usize, DistFile)>> = BTreeMap::new();
+    // (index rank, tag rank, file): tag rank = tag priority for wheels, usize::MAX for sdists.
+    let mut by_version: BTreeMap<Version, Vec<(usize, usize, DistFile)>> = BTreeMap::new();
+    // The first index that lists each version at all (uv's unsafe strategies never look further).
+    let mut listed: BTreeMap<Version, usize> = BTreeMap::new();
     let mut others: BTreeMap<Version, Vec<DistFile>> = BTreeMap::new();
-    for f in &project.files {
+    for (i, f) in project.files.iter().enumerate() {
+        let index_rank = project.ranks.get(i).copied().unwrap_or(0);
+        if let Some(v) = file_version(&f.filename, &project.name) {
+            let r = listed.entry(v).or_insert(index_rank);
+            *r = (*r).min(index_rank);
+        }
         if let Some(rp) = &f.requires_python {
             if !rp.contains(python) {
                 continue;
-            }
-        }
-        if let Some(allowed) = rules.hashes {
-            match &f.sha256 {
-                Some(h) if allowed.contains(h) => {}
-                // Hash unknown from the index: keep it; the download is checked against the pins.
-                None => {}
-                Some(_) => continue,
             }
         }
         let (version, rank) = if f.filename.ends_with(".whl") {
@@ -91,28 +95,63 @@ pub fn candidates(
         by_version
             .entry(version)
             .or_default()
-            .push((rank, f.clone()));
+            .push((index_rank, rank, f.clone()));
     }
     let mut out: Vec<Candidate> = by_version
         .into_iter()
         .rev()
         .map(|(version, mut files)| {
-            let yanked = files.iter().all(|(_, f)| f.yanked);
-            if !yanked {
-                files.retain(|(_, f)| !f.yanked);
+            // One index per version: ferry's first-match takes the first index with a usable file, uv's
+            // strategies the first index that lists the version.
+            let from = match rules.strategy {
+                IndexStrategy::FirstMatch | IndexStrategy::FirstIndex => {
+                    files.iter().map(|x| x.0).min().unwrap_or(0)
+                }
+                _ => listed.get(&version).copied().unwrap_or(0),
+            };
+            files.retain(|x| x.0 == from);
+            if let Some(allowed) = rules.hashes {
+                // Index-given hashes that are not pinned drop a file, unless that drops every file.
+                let pinned = |f: &DistFile| f.sha256.as_ref().is_none_or(|h| allowed.contains(h));
+                if files.iter().any(|x| pinned(&x.2)) {
+                    files.retain(|x| pinned(&x.2));
+                }
             }
-            files.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.filename.cmp(&b.1.filename)));
+            let yanked = files.iter().all(|x| x.2.yanked);
+            if !yanked {
+                files.retain(|x| !x.2.yanked);
+            }
+            files.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.2.filename.cmp(&b.2.filename)));
             let mut other_wheels = others.remove(&version).unwrap_or_default();
             // Wheels with a PEP 658 metadata file first: one small request.
             other_wheels.sort_by_key(|f| (f.core_metadata.is_none(), f.filename.clone()));
             Candidate {
                 version,
-                files: files.into_iter().map(|(_, f)| f).collect(),
+                rank: from,
+                files: files.into_iter().map(|x| x.2).collect(),
                 yanked,
                 other_wheels,
             }
         })
         .collect();
     out.retain(|c| !c.files.is_empty());
+    if matches!(
+        rules.strategy,
+        IndexStrategy::FirstMatch | IndexStrategy::UnsafeFirstMatch
+    ) {
+        // Every version of the first index before any of the next (stable: highest first within an index).
+        out.sort_by_key(|c| c.rank);
+    }
     out
+}
+
+fn file_version(filename: &str, name: &pep508_rs::PackageName) -> Option<Version> {
+    if filename.ends_with(".whl") {
+        WheelFilename::from_str(filename)
+            .ok()
+            .filter(|w| &w.name == name)
+            .map(|w| w.version)
+    } else {
+        parse_sdist(filename, name)
+    }
 }

@@ -15,6 +15,7 @@ use crate::types::Sha256;
 
 pub mod build;
 pub mod candidates;
+pub mod hash_check;
 pub mod provider;
 pub mod ranges;
 pub mod report;

@@ -56,6 +56,8 @@ pub struct Provider<'a> {
     options: &'a IndexOptions,
     cands: Mutex<HashMap<PackageName, Arc<Vec<Candidate>>>>,
     seen: Mutex<HashMap<PackageName, usize>>,
+    /// The target's PyTorch index (`--torch-backend`).
+    torch: Option<url::Url>,
     /// First package (or input line) that required each package, for messages.
     pub required_by: Mutex<HashMap<PackageName, String>>,
     /// Every requirement read so far and who wrote it, for error reports.
@@ -115,6 +117,7 @@ impl<'a> Provider<'a> {
             options,
             cands: Mutex::default(),
             seen: Mutex::default(),
+            torch: index.sources().torch_for(target).map(|(_, url)| url),
             required_by: Mutex::new(required_by),
             edges: Mutex::default(),
         }
@@ -131,7 +134,16 @@ impl<'a> Provider<'a> {
             only_binary: self.options.only_binary.applies(name),
             no_binary: self.options.no_binary.applies(name),
             hashes: self.hashes.get(name).map(Vec::as_slice),
+            strategy: self.index.sources().strategy,
         }
+    }
+
+    /// The project as resolution sees it (its PyTorch index for the torch family).
+    pub fn project_of(
+        &self,
+        name: &PackageName,
+    ) -> Result<Arc<crate::fetch::index::Project>, crate::fetch::index::IndexError> {
+        self.index.project_via(name, self.torch.as_ref())
     }
 
     pub fn candidates(&self, name: &PackageName) -> Result<Arc<Vec<Candidate>>, ResolveError> {
@@ -140,13 +152,19 @@ impl<'a> Provider<'a> {
         }
         let project = self
             .index
-            .project(name)
+            .project_via(name, self.torch.as_ref())
             .map_err(|source| ResolveError::Index {
                 context: self.required_by.lock().unwrap().get(name).cloned(),
                 source,
             })?;
         let rules = self.rules(name);
-        let list = Arc::new(candidates(&project, &self.tags, &self.python, &rules));
+        let list = if crate::accel::in_torch_family(name) {
+            let tags = crate::accel::with_plain_linux(self.tags.clone());
+            candidates(&project, &tags, &self.python, &rules)
+        } else {
+            candidates(&project, &self.tags, &self.python, &rules)
+        };
+        let list = Arc::new(list);
         self.cands
             .lock()
             .unwrap()
@@ -258,17 +276,23 @@ impl<'a> Provider<'a> {
         let index = Arc::clone(self.index);
         let tags = self.tags.clone();
         let python = self.python.clone();
+        let strategy = self.index.sources().strategy;
         for name in names {
             if self.cands.lock().unwrap().contains_key(&name) {
                 continue;
             }
             let index = Arc::clone(&index);
             let (tags, python) = (tags.clone(), python.clone());
+            let torch = self.torch.clone();
             self.index.spawn(move || {
-                let Ok(project) = index.project(&name) else {
+                let Ok(project) = index.project_via(&name, torch.as_ref()) else {
                     return;
                 };
-                let list = candidates(&project, &tags, &python, &Rules::default());
+                let rules = Rules {
+                    strategy,
+                    ..Rules::default()
+                };
+                let list = candidates(&project, &tags, &python, &rules);
                 if let Some(c) = list
                     .iter()
                     .find(|c| !c.yanked && !c.version.any_prerelease() && !c.best_is_sdist())

@@ -75,7 +75,7 @@ pub fn explain(provider: &Provider, target: &Target, tree: &Tree) -> String {
     // A "no versions" that covers real versions is a reason to show; one that covers none is usually the
     // solver's bookkeeping after a conflict elsewhere.
     let has_versions_in = |name: &PackageName, r: &Ranges<Version>| {
-        provider.index.project(name).is_ok_and(|p| {
+        provider.project_of(name).is_ok_and(|p| {
             p.files.iter().any(|f| {
                 let v = if f.filename.ends_with(".whl") {
                     WheelFilename::from_str(&f.filename).ok().map(|w| w.version)
@@ -150,7 +150,7 @@ fn section(
     for e in &mine {
         s.push_str(&format!("  {}\n", who(e, edges)));
     }
-    let Ok(project) = provider.index.project(name) else {
+    let Ok(project) = provider.project_of(name) else {
         return s;
     };
     let versions = Versions::of(&project, provider, target, name);

@@ -120,11 +120,7 @@ pub fn fixture() -> Fixture {
         tool: "ferry 0.1.0".into(),
         name: "demo".into(),
         created: MTIME,
-        targets: vec![Target {
-            python: "3.10".into(),
-            python_full: None,
-            platforms: vec!["manylinux_2_28_x86_64".into()],
-        }],
+        targets: vec![Target::new("3.10", vec!["manylinux_2_28_x86_64".into()]).unwrap()],
         inputs: vec!["requirements.txt".into()],
         requirements: vec!["demo-pkg==1.0".into()],
         indexes: vec!["http://127.0.0.1:1/simple".into()],
@@ -147,6 +143,7 @@ pub fn fixture() -> Fixture {
             commit: COMMIT.parse().unwrap(),
             source_repo: Some("old-org/tiny".parse().unwrap()),
             reason: Some("the training config names it as the tokenizer".into()),
+            origins: vec![],
             files: vec![
                 model_file("config.json", &config_blob, &config_sha, config_size, false),
                 model_file(
@@ -165,8 +162,11 @@ pub fn fixture() -> Fixture {
                 ),
             ],
         }],
+        files: vec![],
         local_paths: vec![],
         skipped: vec![],
+        torch: vec![],
+        delta: None,
     };
 
     let repo = "models/hub/models--org--tiny";

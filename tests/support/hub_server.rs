@@ -781,3 +781,133 @@ pub fn text_model_repo() -> Repo {
         .file("flax_model.msgpack", vec![23u8; 500]);
     tokenizer_files(repo, "")
 }
+
+/// A Flux.1 repo shaped like the real one: single-file transformer and autoencoder at the root, plus the
+/// diffusers folders (with their own text encoders and tokenizers) and `model_index.json`.
+pub fn flux_repo() -> Repo {
+    let st = |seed: u8| safetensors(&[("w", &[8, 8])], seed);
+    let model_index = serde_json::json!({
+        "_class_name": "FluxPipeline",
+        "scheduler": ["diffusers", "FlowMatchEulerDiscreteScheduler"],
+        "text_encoder": ["transformers", "CLIPTextModel"],
+        "text_encoder_2": ["transformers", "T5EncoderModel"],
+        "tokenizer": ["transformers", "CLIPTokenizer"],
+        "tokenizer_2": ["transformers", "T5TokenizerFast"],
+        "transformer": ["diffusers", "FluxTransformer2DModel"],
+        "vae": ["diffusers", "AutoencoderKL"],
+    });
+    let repo = Repo::new()
+        .file("model_index.json", json(model_index))
+        .file("README.md", "# flux test\n")
+        .file("flux1-dev.safetensors", st(40))
+        .file("ae.safetensors", st(41))
+        .file(
+            "scheduler/scheduler_config.json",
+            json(serde_json::json!({ "shift": 3.0 })),
+        )
+        .file(
+            "text_encoder/config.json",
+            json(serde_json::json!({ "model_type": "clip" })),
+        )
+        .file("text_encoder/model.safetensors", st(42))
+        .file(
+            "text_encoder_2/config.json",
+            json(serde_json::json!({ "model_type": "t5" })),
+        )
+        .file("text_encoder_2/model.safetensors", st(43))
+        .file(
+            "transformer/config.json",
+            json(serde_json::json!({ "num_layers": 1 })),
+        )
+        .file("transformer/diffusion_pytorch_model.safetensors", st(44))
+        .file(
+            "vae/config.json",
+            json(serde_json::json!({ "latent_channels": 16 })),
+        )
+        .file("vae/diffusion_pytorch_model.safetensors", st(45));
+    let repo = tokenizer_files(repo, "tokenizer");
+    t5_tokenizer_files(repo, "tokenizer_2")
+}
+
+/// Separate text encoder files, as the usual Flux text-encoder repos hold them.
+pub fn flux_text_encoders_repo() -> Repo {
+    Repo::new()
+        .file("clip_l.safetensors", safetensors(&[("w", &[4, 4])], 50))
+        .file("t5xxl_fp16.safetensors", safetensors(&[("w", &[8, 4])], 51))
+        .file(
+            "t5xxl_fp8_e4m3fn.safetensors",
+            safetensors(&[("w", &[4, 2])], 52),
+        )
+        .file("README.md", "# text encoders\n")
+}
+
+/// A T5 tokenizer repo shaped like google/t5-v1_1-xxl: tokenizer files next to big weights (`big` bytes)
+/// that a tokenizer never opens.
+pub fn t5_tokenizer_repo(big: usize) -> Repo {
+    let repo = Repo::new()
+        .file(
+            "config.json",
+            json(serde_json::json!({ "model_type": "t5", "vocab_size": 8, "d_model": 8 })),
+        )
+        .file("pytorch_model.bin", vec![7u8; big])
+        .file("tf_model.h5", vec![8u8; big / 4]);
+    t5_tokenizer_files(repo, "")
+}
+
+/// A T5 (Unigram) tokenizer that transformers loads without sentencepiece: tokenizer.json and configs.
+fn t5_tokenizer_files(repo: Repo, folder: &str) -> Repo {
+    let p = |f: &str| {
+        if folder.is_empty() {
+            f.to_string()
+        } else {
+            format!("{folder}/{f}")
+        }
+    };
+    let special = |id: u32, content: &str| {
+        serde_json::json!({ "id": id, "content": content, "single_word": false, "lstrip": false,
+            "rstrip": false, "normalized": false, "special": true })
+    };
+    let metaspace = serde_json::json!({ "type": "Metaspace", "replacement": "\u{2581}",
+        "prepend_scheme": "always", "split": true });
+    let tokenizer = serde_json::json!({
+        "version": "1.0", "truncation": null, "padding": null,
+        "added_tokens": [special(0, "<pad>"), special(1, "</s>"), special(2, "<unk>")],
+        "normalizer": null,
+        "pre_tokenizer": metaspace,
+        "post_processor": { "type": "TemplateProcessing",
+            "single": [{ "Sequence": { "id": "A", "type_id": 0 } }, { "SpecialToken": { "id": "</s>", "type_id": 0 } }],
+            "pair": [{ "Sequence": { "id": "A", "type_id": 0 } }, { "SpecialToken": { "id": "</s>", "type_id": 0 } },
+                     { "Sequence": { "id": "B", "type_id": 0 } }, { "SpecialToken": { "id": "</s>", "type_id": 0 } }],
+            "special_tokens": { "</s>": { "id": "</s>", "ids": [1], "tokens": ["</s>"] } } },
+        "decoder": metaspace,
+        "model": { "type": "Unigram", "unk_id": 2, "byte_fallback": false, "vocab": [
+            ["<pad>", 0.0], ["</s>", 0.0], ["<unk>", 0.0], ["\u{2581}a", -1.0], ["\u{2581}b", -1.0],
+            ["a", -2.0], ["b", -2.0], ["\u{2581}", -3.0]] },
+    });
+    repo.file(&p("tokenizer.json"), json(tokenizer))
+        .file(
+            &p("tokenizer_config.json"),
+            json(serde_json::json!({ "tokenizer_class": "T5Tokenizer", "model_max_length": 512,
+                "eos_token": "</s>", "pad_token": "<pad>", "unk_token": "<unk>", "extra_ids": 0 })),
+        )
+        .file(
+            &p("special_tokens_map.json"),
+            json(serde_json::json!({ "eos_token": "</s>", "pad_token": "<pad>", "unk_token": "<unk>" })),
+        )
+}
+
+/// An SD pipeline whose safety checker is a real component (as in the original SD 1.x repos).
+pub fn pipeline_with_safety_checker() -> Repo {
+    let mut repo = diffusers_repo();
+    let index: serde_json::Value = serde_json::from_slice(&repo.files["model_index.json"]).unwrap();
+    let mut index = index.as_object().unwrap().clone();
+    index.insert(
+        "safety_checker".into(),
+        serde_json::json!(["stable_diffusion", "StableDiffusionSafetyChecker"]),
+    );
+    repo.files.insert(
+        "model_index.json".into(),
+        json(serde_json::Value::Object(index)),
+    );
+    repo
+}

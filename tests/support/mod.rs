@@ -1,7 +1,10 @@
 //! Shared test context: temp dirs, local servers, running the real binary.
 #![allow(dead_code)]
+pub mod file_server;
 pub mod hub_server;
 pub mod index_server;
+pub mod review_world;
+pub mod torch_index;
 pub mod wheelbuilder;
 pub mod wheels;
 

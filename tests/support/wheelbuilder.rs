@@ -30,6 +30,7 @@ pub struct WheelBuilder {
     entry_points: Option<String>,
     lie_about: Option<String>,
     unlisted: Vec<(String, Vec<u8>)>,
+    meta: Vec<String>,
 }
 
 impl WheelBuilder {
@@ -45,7 +46,13 @@ impl WheelBuilder {
             entry_points: None,
             lie_about: None,
             unlisted: Vec::new(),
+            meta: Vec::new(),
         }
+    }
+    /// An extra METADATA header line, e.g. `License-Expression: MIT`.
+    pub fn meta(mut self, line: &str) -> Self {
+        self.meta.push(line.into());
+        self
     }
     pub fn file(mut self, path: &str, content: &str) -> Self {
         self.files
@@ -131,6 +138,10 @@ impl WheelBuilder {
         );
         if let Some(rp) = &self.requires_python {
             metadata.push_str(&format!("Requires-Python: {rp}\n"));
+        }
+        for line in &self.meta {
+            metadata.push_str(line);
+            metadata.push('\n');
         }
         for e in &self.extras {
             metadata.push_str(&format!("Provides-Extra: {e}\n"));
@@ -218,8 +229,11 @@ impl Staging {
                 hf_endpoint: None,
                 packages: vec![],
                 models: vec![],
+                files: vec![],
                 local_paths: vec![],
                 skipped: vec![],
+                torch: vec![],
+                delta: None,
             },
         }
     }
@@ -289,6 +303,7 @@ impl Staging {
             commit: commit.parse().unwrap(),
             source_repo: None,
             reason: None,
+            origins: vec![],
             files: locked,
         });
         self.save();
