@@ -117,11 +117,11 @@ if wants a && [ "$LIVE" = 1 ]; then
   A=$T/a; mkdir -p "$A"
   TGT="--python-version $PYVER --platform $PLATFORM"
   fbench lock_ferry "rm -rf $A/fc" \
-    "$FERRY lock -r $REQS $TGT --cache-dir $A/fc -o $A/ferry.lock"
+    "$FERRY lock -r $REQS $TGT --cache-dir $A/fc -o $A/ferry.lock --force"
   bench lock_uv "rm -rf $A/uvc" \
     "$UV pip compile -q $REQS --python-platform $UV_PLATFORM --python-version $PYVER --index-url $IDX --cache-dir $A/uvc -o $A/uv.txt"
   fbench wheels_ferry "rm -rf $A/fc $A/w.ferry.tar" \
-    "$FERRY bundle -r $REQS $TGT --cache-dir $A/fc -s $T/k.key -o $A/w.ferry.tar"
+    "$FERRY bundle -r $REQS $TGT --cache-dir $A/fc -s $T/k.key -o $A/w.ferry.tar --force"
   # pip takes a manylinux_2_28 platform literally; ferry and uv accept every older glibc too, so list them for pip.
   PIP_PLATFORMS="--platform $PLATFORM"
   for minor in $(seq 27 -1 5); do PIP_PLATFORMS="$PIP_PLATFORMS --platform manylinux_2_${minor}_x86_64"; done
@@ -180,10 +180,10 @@ if wants c; then
   C=$T/c; mkdir -p "$C"
   # Rows that write GiBs start after a sync, so no run pays for the previous run's writeback.
   fbench model_ferry "rm -rf $C/fc $C/m.ferry.tar && sync" \
-    "$FERRY bundle --model bench/two $MTGT --cache-dir $C/fc -s $T/k.key -o $C/m.ferry.tar"
-  "$FERRY" lock --model bench/two $MTGT -o "$C/two.lock" >/dev/null 2>&1
+    "$FERRY bundle --model bench/two $MTGT --cache-dir $C/fc -s $T/k.key -o $C/m.ferry.tar --force"
+  "$FERRY" lock --model bench/two $MTGT -o "$C/two.lock" --force >/dev/null 2>&1
   fbench model_ferry_pack "rm -f $C/m.ferry.tar && sync" \
-    "$FERRY bundle --locked $C/two.lock --cache-dir $C/fc -s $T/k.key -o $C/m.ferry.tar"
+    "$FERRY bundle --locked $C/two.lock --cache-dir $C/fc -s $T/k.key -o $C/m.ferry.tar --force"
   bench model_hf "rm -rf $C/hf && sync" \
     "env HF_ENDPOINT=$HUB $TPY -c \"from huggingface_hub import snapshot_download; snapshot_download('bench/two', cache_dir='$C/hf')\""
   row "model fetch → signed bundle, cold (c: 2×1 GiB)" model_ferry model_hf "snapshot_download" "≤ 0.8×, ≤ 100 MiB" rss
@@ -195,13 +195,13 @@ fi
 if wants d; then
   D=$T/d; mkdir -p "$D"
   log "(d) making the 4 GiB bundle"
-  "$FERRY" lock --model bench/four $MTGT -o "$D/four.lock" >/dev/null 2>&1
+  "$FERRY" lock --model bench/four $MTGT -o "$D/four.lock" --force >/dev/null 2>&1
   "$FERRY" bundle --locked "$D/four.lock" --cache-dir "$D/fc" -s "$T/k.key" -o "$D/four.ferry.tar" >/dev/null 2>&1
   BLOBS=$(dirname "$(find "$D/fc" -type f -size +100M | head -1)")
   fbench verify_ferry "true" "$FERRY verify $D/four.ferry.tar -p $T/k.pub"
   bench verify_sha256sum "true" "sha256sum $BLOBS/*"
   fbench pack_ferry "rm -f $D/p.ferry.tar && sync" \
-    "$FERRY bundle --locked $D/four.lock --cache-dir $D/fc -s $T/k.key -o $D/p.ferry.tar"
+    "$FERRY bundle --locked $D/four.lock --cache-dir $D/fc -s $T/k.key -o $D/p.ferry.tar --force"
   bench pack_tar "rm -f $D/p.tar && sync" "tar cf $D/p.tar -C $BLOBS ."
   row "verify (d: 4 GiB, page cache warm)" verify_ferry verify_sha256sum "sha256sum" "≤ 0.7×"
   row "pack (d: 4 GiB, warm cache)" pack_ferry pack_tar "tar cf" "≤ 1.2×, ≤ 64 MiB" rss

@@ -9,6 +9,6 @@ FERRY=target/debug/ferry
 OUT=${OUT:-quickstart-out}
 mkdir -p "$OUT"
 [ -f "$OUT/ferry.key" ] || $FERRY keygen -s "$OUT/ferry.key" -p "$OUT/ferry.pub" --unencrypted
-$FERRY bundle manifests/quickstart.yaml -s "$OUT/ferry.key" -o "$OUT/quickstart.ferry.tar"
+$FERRY bundle manifests/quickstart.yaml -s "$OUT/ferry.key" -o "$OUT/quickstart.ferry.tar" --force
 $FERRY verify "$OUT/quickstart.ferry.tar" -p "$OUT/ferry.pub"
 $FERRY inspect "$OUT/quickstart.ferry.tar"

@@ -19,6 +19,12 @@ pub enum Error {
     KeyExists { path: PathBuf },
     #[error("no password for {}: set FERRY_KEY_PASSWORD or run on a terminal", path.display())]
     NoPassword { path: PathBuf },
+    #[error("no password for the new key {}: set FERRY_KEY_PASSWORD, run on a terminal, or pass --unencrypted for a key without a password", path.display())]
+    NoNewPassword { path: PathBuf },
+    #[error("{}: no such public key; it is the .pub file `ferry keygen` wrote next to the secret key that signed the bundle (ferry keygen -s ferry.key -p ferry.pub): copy it here or pass -p PATH", path.display())]
+    NoPublicKey { path: PathBuf },
+    #[error("{}: already exists (use --force to replace it)", path.display())]
+    OutputExists { path: PathBuf },
     #[error("passwords do not match")]
     PasswordMismatch,
     #[error("invalid size '{0}' (expected bytes or a number with K, M, G or T, e.g. 4000M)")]
@@ -31,7 +37,7 @@ pub enum Error {
     SelfCheck { key_id: String, message: String },
     #[error("cannot bundle {member}: {message}")]
     InvalidEntry { member: String, message: String },
-    #[error("{}: changed since it was hashed: expected {expected} ({expected_size} bytes), found {actual} ({actual_size} bytes)", path.display())]
+    #[error("{}: changed since it was hashed: expected {expected} ({}), found {actual} ({})", path.display(), crate::types::human_size(*expected_size), crate::types::human_size(*actual_size))]
     SourceChanged {
         path: PathBuf,
         expected: Sha256,
@@ -96,7 +102,7 @@ impl Error {
 
     /// The user asked for something malformed (exit 2).
     pub fn is_usage(&self) -> bool {
-        matches!(self, Error::InvalidSize(_))
+        matches!(self, Error::InvalidSize(_) | Error::OutputExists { .. })
     }
 
     /// The member this error is about, if any.

@@ -14,6 +14,8 @@ pub(crate) const MODELS: &str = "models";
 pub(crate) const HUB: &str = "models/hub";
 /// Model files that are not on a hub (local files and plain URLs named by configs).
 pub(crate) const FILES: &str = "files";
+/// `--with-ferry`: the ferry binary, `ferry/ferry-VERSION-ARCH-OS` (listed in SHA256SUMS, not in ferry.json).
+pub const FERRY_DIR: &str = "ferry";
 
 /// Check a member name (no trailing slash): relative, no `.`/`..`/empty components, under `wheels/` or
 /// `models/hub/<repo folder>/`, or one of the three top-level files.
@@ -43,6 +45,7 @@ pub fn check_member_name(name: &str) -> Result<(), String> {
         [super::pylock::PYLOCK] | [super::sbom::SBOM] => Ok(()),
         [WHEELS] | [WHEELS, _] => Ok(()),
         [WHEELS, ..] => Err("nested folder under wheels/".into()),
+        [FERRY_DIR] | [FERRY_DIR, _] => Ok(()),
         [MODELS] | [MODELS, "hub"] => Ok(()),
         [FILES] | [FILES, _, ..] => Ok(()),
         [MODELS, "hub", folder, ..] => {
@@ -55,7 +58,7 @@ pub fn check_member_name(name: &str) -> Result<(), String> {
             }
         }
         _ => Err(format!(
-            "not under {MANIFEST}, {SUMS}, {SUMS_SIG}, {WHEELS}/, {FILES}/ or {HUB}/"
+            "not under {MANIFEST}, {SUMS}, {SUMS_SIG}, {WHEELS}/, {FILES}/, {FERRY_DIR}/ or {HUB}/"
         )),
     }
 }
@@ -65,6 +68,7 @@ pub(crate) fn must_be_folder(name: &str) -> bool {
     name == WHEELS
         || name == MODELS
         || name == FILES
+        || name == FERRY_DIR
         || (name.starts_with(HUB) && name.split('/').count() <= 3)
 }
 

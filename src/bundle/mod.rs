@@ -14,11 +14,14 @@ mod writer;
 
 pub use error::Error;
 pub use layout::{check_member_name, model_folder, snapshot_link_target, MANIFEST, SUMS, SUMS_SIG};
-pub use reader::{extract, read_front, read_manifest, verify, Front, Member, MemberKind, Verified};
+pub use reader::{
+    extract, extract_reporting, read_front, read_manifest, verify, verify_reporting, Front, Member,
+    MemberKind, Verified,
+};
 pub use seek_volumes::{Slice, TarStream};
 pub use sign::{KeyId, PublicKey, SecretKey};
 pub use volumes::{parse_size, MAX_VOLUME};
-pub use writer::{rebuild, write, Entry, WriteOptions, WriteSummary};
+pub use writer::{rebuild, write, write_reporting, Entry, WriteOptions, WriteSummary};
 
 /// The trusted comment ferry signs with when the caller has no better one: no wall clock, so the same lock
 /// gives the same signature.

@@ -374,6 +374,7 @@ pub fn read(path: &Path, targets: &[Target], created: u64) -> Result<Lock, Pyloc
         local_paths: Vec::new(),
         skipped: Vec::new(),
         torch: Vec::new(),
+        files: Vec::new(),
         delta: None,
     };
     lock.normalize();
@@ -450,6 +451,7 @@ mod tests {
             local_paths: vec![],
             skipped: vec![],
             torch: vec![],
+            files: vec![],
             delta: None,
         };
         let text = render(&lock, true);

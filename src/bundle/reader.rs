@@ -67,13 +67,32 @@ pub struct Front {
 
 /// Check the signature and every member; writes nothing.
 pub fn verify(bundle: &Path, public_key: &Path) -> Result<Verified, Error> {
+    verify_reporting(bundle, public_key, &|_| {})
+}
+
+/// [`verify`], calling `checked(n)` as `n` more bytes of file data have been hashed (progress).
+pub fn verify_reporting(
+    bundle: &Path,
+    public_key: &Path,
+    checked: &(dyn Fn(u64) + Sync),
+) -> Result<Verified, Error> {
     let key = sign::load_public_key(public_key)?;
-    Pass::open(bundle)?.run(&key, None)
+    Pass::open(bundle)?.run(&key, None, checked)
 }
 
 /// Verify and write the members into `dest` (a fresh folder made by the caller). On failure everything written
 /// is removed again.
 pub fn extract(bundle: &Path, public_key: &Path, dest: &Path) -> Result<Verified, Error> {
+    extract_reporting(bundle, public_key, dest, &|_| {})
+}
+
+/// [`extract`], calling `written(n)` as `n` more bytes of file data have been checked and written.
+pub fn extract_reporting(
+    bundle: &Path,
+    public_key: &Path,
+    dest: &Path,
+    written: &(dyn Fn(u64) + Sync),
+) -> Result<Verified, Error> {
     let key = sign::load_public_key(public_key)?;
     let mut listing = std::fs::read_dir(dest).map_err(|e| Error::io(dest, e))?;
     if listing.next().is_some() {
@@ -89,7 +108,7 @@ pub fn extract(bundle: &Path, public_key: &Path, dest: &Path) -> Result<Verified
         dest: dest.to_path_buf(),
         created: BTreeSet::new(),
     };
-    let result = Pass::open(bundle).and_then(|pass| pass.run(&key, Some(&mut out)));
+    let result = Pass::open(bundle).and_then(|pass| pass.run(&key, Some(&mut out), written));
     if result.is_err() {
         out.remove_all();
     }
@@ -107,8 +126,11 @@ pub fn read_front(bundle: &Path) -> Result<Front, Error> {
     let bundle = pass.bundle.clone();
     let volumes = pass.volumes.clone();
     let bytes = pass.total_len;
+    let split = pass.split;
     let mut archive = tar::Archive::new(pass.reader);
-    let mut entries = archive.entries().map_err(|e| map_io(&bundle, e))?;
+    let mut entries = archive
+        .entries_with_seek()
+        .map_err(|e| map_io(&bundle, e))?;
     let mut ctx = Ctx::new(&bundle, bytes, volumes.clone());
     let (manifest, _) = ctx.read_small(&mut entries, MANIFEST, MAX_MANIFEST)?;
     let (sums, _) = ctx.read_small(&mut entries, SUMS, MAX_MANIFEST)?;
@@ -118,6 +140,17 @@ pub fn read_front(bundle: &Path) -> Result<Front, Error> {
         .to_string();
     let sums = layout::parse_sums(&text(&bundle, SUMS, sums)?).map_err(|e| ctx.bad(SUMS, e))?;
     let lock = parse_lock(&ctx, manifest)?;
+    // Walk the remaining headers (seeking over the data): a bundle cut short is refused here, not shown.
+    let mut last = SUMS_SIG.to_string();
+    for entry in entries {
+        let entry = entry.map_err(|_| ctx.truncated(&last, 512, 0, split))?;
+        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let (start, size) = (entry.raw_file_position(), entry.size());
+        if start + size > bytes {
+            return Err(ctx.truncated(&name, size, bytes.saturating_sub(start), split));
+        }
+        last = name;
+    }
     Ok(Front {
         lock,
         signer_key_id,
@@ -150,7 +183,12 @@ impl Pass {
         })
     }
 
-    fn run(self, key: &sign::PublicKey, mut out: Option<&mut Output>) -> Result<Verified, Error> {
+    fn run(
+        self,
+        key: &sign::PublicKey,
+        mut out: Option<&mut Output>,
+        on_bytes: &(dyn Fn(u64) + Sync),
+    ) -> Result<Verified, Error> {
         let bundle = self.bundle.clone();
         let split = self.split;
         let parts = Arc::clone(&self.reader.parts);
@@ -283,6 +321,7 @@ impl Pass {
                         }
                         pipe.feed(&buf[..n]);
                         copied += n as u64;
+                        on_bytes(n as u64);
                     }
                     let (actual, _) = pipe.finish();
                     if copied != size {
@@ -318,7 +357,9 @@ impl Pass {
             .into_par_iter()
             .map(|i| {
                 let d = &deferred[i];
-                (i, parts.hash_range(d.offset, members[d.index].size))
+                let hashed = parts.hash_range(d.offset, members[d.index].size);
+                on_bytes(members[d.index].size);
+                (i, hashed)
             })
             .collect();
         hashed.sort_by_key(|(i, _)| *i);
@@ -410,7 +451,11 @@ impl Ctx {
         }
         self.bad(
             member,
-            format!("declares {size} bytes but the bundle ends after {got}"),
+            format!(
+                "the bundle is truncated: it ends inside this member ({} of {} present); copy the whole file again",
+                super::human_size(got),
+                super::human_size(size)
+            ),
         )
     }
 
@@ -565,8 +610,12 @@ impl Ctx {
             return Err(self.unsafe_member(
                 &name,
                 format!(
-                    "declares {size} bytes, more than the {} bytes the bundle holds",
-                    self.total_len
+                    "the bundle is truncated (or this header lies): the member needs {}, only {} remain",
+                    super::human_size(size),
+                    super::human_size(
+                        self.total_len
+                            .saturating_sub(entry.raw_file_position())
+                    )
                 ),
             ));
         }

@@ -101,7 +101,7 @@ pub fn generate(
             Ok(password) => Some(password),
             Err(_) if std::io::stdin().is_terminal() => None,
             Err(_) => {
-                return Err(Error::NoPassword {
+                return Err(Error::NoNewPassword {
                     path: secret.to_path_buf(),
                 })
             }
@@ -208,7 +208,12 @@ pub fn load_secret_key_with(path: &Path, password: Option<String>) -> Result<Sec
 
 /// Load a public key: a minisign `.pub` file (two lines) or the bare base64 line `minisign -P` takes.
 pub fn load_public_key(path: &Path) -> Result<PublicKey, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::NoPublicKey {
+            path: path.to_path_buf(),
+        },
+        _ => Error::io(path, e),
+    })?;
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     let key = match lines.as_slice() {
         [line] => minisign::PublicKey::from_base64(line.trim()),

@@ -87,6 +87,14 @@ impl VolumeWriter {
             self.open_next().map_err(|e| Error::io(&self.dir, e))?;
         }
         for part in &self.parts {
+            // Temp files start 0600; a bundle is for others to read (SPEC: 0644).
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                part.as_file()
+                    .set_permissions(std::fs::Permissions::from_mode(0o644))
+                    .map_err(|e| Error::io(part.path(), e))?;
+            }
             part.as_file()
                 .sync_all()
                 .map_err(|e| Error::io(part.path(), e))?;

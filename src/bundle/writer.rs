@@ -73,6 +73,7 @@ enum Planned {
 const COPY_CHUNK: usize = 1 << 20;
 
 const FILE_MODE: u32 = 0o644;
+const EXEC_MODE: u32 = 0o755;
 const DIR_MODE: u32 = 0o755;
 const LINK_MODE: u32 = 0o777;
 
@@ -83,6 +84,18 @@ pub fn write(
     key: &SecretKey,
     out: &Path,
     opts: &WriteOptions,
+) -> Result<WriteSummary, Error> {
+    write_reporting(lock, entries, key, out, opts, &|_| {})
+}
+
+/// [`write`], calling `packed(n)` after each chunk of `n` file bytes went into the bundle (progress).
+pub fn write_reporting(
+    lock: &Lock,
+    entries: Vec<Entry>,
+    key: &SecretKey,
+    out: &Path,
+    opts: &WriteOptions,
+    packed: &dyn Fn(u64),
 ) -> Result<WriteSummary, Error> {
     let mut lock = lock.clone();
     lock.normalize();
@@ -122,6 +135,7 @@ pub fn write(
         out,
         opts.mtime,
         opts.split,
+        packed,
     )?;
     Ok(WriteSummary {
         volumes,
@@ -142,7 +156,7 @@ pub fn rebuild(
     split: Option<u64>,
 ) -> Result<(Vec<PathBuf>, u64), Error> {
     let plan = plan(entries)?;
-    write_tar(first, &plan, out, mtime, split)
+    write_tar(first, &plan, out, mtime, split, &|_| {})
 }
 
 /// The tar itself: the three top-level files, then the planned members in order.
@@ -152,6 +166,7 @@ fn write_tar(
     out: &Path,
     mtime: u64,
     split: Option<u64>,
+    packed: &dyn Fn(u64),
 ) -> Result<(Vec<PathBuf>, u64), Error> {
     let volumes = VolumeWriter::new(out, split)?;
     let mut tar = tar::Builder::new(BufWriter::with_capacity(1 << 20, volumes));
@@ -175,7 +190,13 @@ fn write_tar(
             }
             Planned::File { path, sha256, size } => {
                 let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
-                let mut h = header(EntryType::Regular, FILE_MODE, *size, mtime);
+                // The ferry binary (`--with-ferry`) runs straight after `tar x`.
+                let mode = if name.starts_with("ferry/") {
+                    EXEC_MODE
+                } else {
+                    FILE_MODE
+                };
+                let mut h = header(EntryType::Regular, mode, *size, mtime);
                 // The header (and any long-name entry) through tar, the data straight to the output: large
                 // reads, each buffer written and then handed to the hasher thread without another copy.
                 tar.append_data(&mut h, name, io::empty()).map_err(io_err)?;
@@ -191,6 +212,7 @@ fn write_tar(
                     buf.truncate(n);
                     output.write_all(&buf).map_err(io_err)?;
                     copied += n as u64;
+                    packed(n as u64);
                     buf = pipe.feed_owned(std::mem::take(&mut buf));
                 }
                 let (actual, actual_size) = pipe.finish();

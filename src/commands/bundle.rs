@@ -14,6 +14,7 @@ use crate::fetch::simple::DistFile;
 use crate::inputs;
 use crate::lock::Lock;
 use crate::resolve::{sdist::SdistBuilder, Pinned};
+use crate::types::plural;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -25,6 +26,10 @@ pub struct Settings {
     pub dry_run: bool,
     /// `--have OLD.lock|OLD.ferry.tar`: a delta bundle over OLD.
     pub have: Option<PathBuf>,
+    /// Replace an existing bundle.
+    pub force: bool,
+    /// Carry this ferry binary (`ferry/ferry-VERSION-ARCH-linux`).
+    pub with_ferry: bool,
 }
 
 pub fn run(settings: Settings) -> Result<(), crate::Error> {
@@ -34,7 +39,11 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
         .map(bundle::parse_size)
         .transpose()
         .map_err(|e| crate::Error::Usage(e.to_string()))?;
-    let progress = super::progress();
+    let term = super::term();
+    let progress: &dyn Progress = &term;
+    if let (Some(out), false) = (&settings.output, settings.dry_run) {
+        super::refuse_existing(out, settings.force)?;
+    }
     // Load the key before resolving or downloading anything: a missing key or wrong password fails fast.
     let key = (!settings.dry_run)
         .then(|| bundle::sign::load_secret_key(&settings.secret))
@@ -57,19 +66,29 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
         Some(path) => (read_lock(path)?, Vec::new(), None),
         None => {
             let plan = inputs::plan::build(&settings.inputs)?;
-            let made = make_lock(&plan, &settings.inputs, progress.as_ref())?;
+            super::note_default_target(&plan, progress);
+            let made = make_lock(&plan, &settings.inputs, progress)?;
             (made.lock, made.pinned, Some(made.index))
         }
     };
+    let cache = cache_dir(settings.inputs.cache_dir.as_deref());
     if settings.dry_run {
-        print!("{}", dry_run_summary(&lock));
+        print!("{}", dry_run_summary(&lock, &cache, &pinned));
         return Ok(());
     }
     let out = settings
         .output
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("{}.ferry.tar", lock.name)));
-    let cache = cache_dir(settings.inputs.cache_dir.as_deref());
+    if settings.output.is_none() {
+        super::refuse_existing(&out, settings.force)?;
+    }
+    let (cached_n, cached_bytes) = cached_files(&lock, &cache, &pinned);
+    let (all_n, all_bytes) = all_files(&lock);
+    term.expect_downloads(
+        all_n.saturating_sub(cached_n),
+        all_bytes.saturating_sub(cached_bytes),
+    );
 
     let mut entries = fetch_packages(
         &lock,
@@ -77,7 +96,7 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
         index.as_ref(),
         &cache,
         settings.inputs.jobs,
-        progress.as_ref(),
+        progress,
     )?;
     build_pure_sdists(&mut lock, &mut entries, &cache, progress.as_ref())?;
     if !lock.models.is_empty() {
@@ -92,7 +111,7 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
             &hub,
             &cache.join("models"),
             settings.inputs.jobs,
-            progress.as_ref(),
+            progress,
         )?;
         for (member, file) in staged {
             entries.push(match file {
@@ -110,7 +129,7 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
         &lock.files,
         &cache,
         settings.inputs.jobs,
-        progress.as_ref(),
+        progress,
     )?;
     for (member, path, sha256, size) in files {
         entries.push(Entry::File {
@@ -119,6 +138,10 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
             sha256,
             size,
         });
+    }
+    let (downloaded, downloaded_bytes) = term.finish_downloads();
+    if settings.with_ferry {
+        entries.push(ferry_binary()?);
     }
     let _review = bundle::review::finish_entries(&mut lock, &mut entries, base.as_ref())?;
     if let Some(d) = &lock.delta {
@@ -129,9 +152,16 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
             d.omitted.len()
         ));
     }
+    let file_bytes: u64 = entries
+        .iter()
+        .map(|e| match e {
+            Entry::File { size, .. } => *size,
+            _ => 0,
+        })
+        .sum();
     progress.message(&format!(
-        "packing {} files into {}",
-        entries.len(),
+        "packing {} into {}",
+        plural(entries.len(), "file"),
         out.display()
     ));
     let opts = WriteOptions {
@@ -140,22 +170,96 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
         trusted_comment: bundle::default_trusted_comment(&lock.name, lock.created),
     };
     let key = key.expect("loaded unless --dry-run");
-    let summary = bundle::write(&lock, entries, &key, &out, &opts)?;
+    let meter = term.meter("packing", file_bytes);
+    let summary = bundle::write_reporting(&lock, entries, &key, &out, &opts, &|n| meter.add(n))?;
+    meter.finish();
     let shown: Vec<String> = summary
         .volumes
         .iter()
         .map(|v| v.display().to_string())
         .collect();
     println!(
-        "wrote {} ({} packages, {} models, {} members, {}), signed by key {}",
+        "wrote {} ({}, {}, {} members, {}), signed by key {}",
         shown.join(", "),
-        lock.packages.len(),
-        lock.models.len(),
+        plural(lock.packages.len(), "package"),
+        plural(lock.models.len(), "model"),
         summary.members,
         bundle::human_size(summary.bytes),
         summary.key_id
     );
+    eprintln!(
+        "downloaded {} ({}), {} from the cache ({}); bundle {}",
+        plural(downloaded, "file"),
+        bundle::human_size(downloaded_bytes),
+        plural(cached_n, "file"),
+        bundle::human_size(cached_bytes),
+        bundle::human_size(summary.bytes)
+    );
     Ok(())
+}
+
+/// Where `--with-ferry` puts the running binary in the bundle.
+pub fn ferry_member() -> String {
+    format!(
+        "ferry/ferry-{}-{}-{}",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::ARCH,
+        std::env::consts::OS
+    )
+}
+
+/// The running ferry binary as a bundle entry (`--with-ferry`).
+fn ferry_binary() -> Result<Entry, crate::Error> {
+    let path = std::env::current_exe().map_err(|e| crate::Error::io("<current executable>", e))?;
+    let (sha256, size) =
+        crate::types::Sha256::of_file(&path).map_err(|e| crate::Error::io(&path, e))?;
+    Ok(Entry::File {
+        member: ferry_member(),
+        path,
+        sha256,
+        size,
+    })
+}
+
+/// Package and model files already in the download cache: (count, bytes).
+fn cached_files(lock: &Lock, cache: &Path, pinned: &[Pinned]) -> (usize, u64) {
+    let (n, b) = cached_packages(lock, cache, pinned);
+    let models = cache.join("models");
+    let mut seen = std::collections::BTreeSet::new();
+    lock.models
+        .iter()
+        .flat_map(|m| m.files.iter().map(move |f| (m, f)))
+        .filter(|(m, f)| {
+            let path = models
+                .join(m.repo.cache_folder(m.kind))
+                .join("blobs")
+                .join(&f.blob);
+            std::fs::metadata(&path).is_ok_and(|meta| meta.len() == f.size) && seen.insert(path)
+        })
+        .fold((n, b), |(n, b), (_, f)| (n + 1, b + f.size))
+}
+
+/// Every package and model file: (count, bytes).
+fn all_files(lock: &Lock) -> (usize, u64) {
+    let models = lock.models.iter().flat_map(|m| &m.files);
+    let n = lock.packages.len() + models.clone().count();
+    let b = lock.packages.iter().map(|p| p.size).sum::<u64>() + models.map(|f| f.size).sum::<u64>();
+    (n, b)
+}
+
+/// Package files already in the download cache: (count, bytes).
+fn cached_packages(lock: &Lock, cache: &Path, pinned: &[Pinned]) -> (usize, u64) {
+    lock.packages
+        .iter()
+        .filter(|p| {
+            let pin = pinned.iter().find(|x| {
+                x.name == p.name
+                    && (x.file.filename == p.filename
+                        || p.built_from.as_deref() == Some(x.file.filename.as_str()))
+            });
+            std::fs::metadata(cached_path(cache, p, pin)).is_ok_and(|m| m.len() == p.size)
+        })
+        .fold((0, 0), |(n, b), p| (n + 1, b + p.size))
 }
 
 fn read_lock(path: &Path) -> Result<Lock, crate::Error> {
@@ -184,17 +288,36 @@ fn lock_indexes(lock: &Lock) -> Vec<url::Url> {
         .collect()
 }
 
-fn dry_run_summary(lock: &Lock) -> String {
+fn dry_run_summary(lock: &Lock, cache: &Path, pinned: &[Pinned]) -> String {
     let mut s = String::new();
     let mut total = 0u64;
+    // FILE SIZE TARGETS, the file name shortened in the middle when COLUMNS is too narrow.
+    let name_width = lock
+        .packages
+        .iter()
+        .map(|p| p.filename.chars().count())
+        .max()
+        .unwrap_or(0);
+    let targets_width = lock
+        .packages
+        .iter()
+        .map(|p| p.targets.join(",").chars().count())
+        .max()
+        .unwrap_or(0);
+    let name_width = match crate::types::term_columns() {
+        Some(cols) => name_width.min(cols.saturating_sub(targets_width + 13).max(12)),
+        None => name_width,
+    };
     for p in &lock.packages {
         total += p.size;
-        s.push_str(&format!(
-            "{:<60} {:>10}  {}\n",
-            p.filename,
+        let line = format!(
+            "{:<name_width$} {:>10}  {}",
+            crate::types::fit(&p.filename, name_width),
             bundle::human_size(p.size),
             p.targets.join(",")
-        ));
+        );
+        s.push_str(line.trim_end());
+        s.push('\n');
     }
     s.push_str(&plan_summary(&lock.models));
     for f in &lock.files {
@@ -213,10 +336,19 @@ fn dry_run_summary(lock: &Lock) -> String {
         .map(|f| f.size)
         .sum::<u64>();
     s.push_str(&format!(
-        "total: {} packages, {} models, {}\n",
-        lock.packages.len(),
-        lock.models.len(),
+        "total: {}, {}, {}\n",
+        plural(lock.packages.len(), "package"),
+        plural(lock.models.len(), "model"),
         bundle::human_size(total)
+    ));
+    let (files, bytes) = cached_files(lock, cache, pinned);
+    let (all, _) = all_files(lock);
+    s.push_str(&format!(
+        "already cached: {} of {} ({}); to download: {}\n",
+        files,
+        plural(all, "file"),
+        bundle::human_size(bytes),
+        bundle::human_size(total.saturating_sub(bytes))
     ));
     s
 }
@@ -381,7 +513,10 @@ fn fetch_packages(
     let done = download::download_all(fetch_reqs, jobs, progress)?;
     let retries: u32 = done.iter().map(|d| d.retries).sum();
     if retries > 0 {
-        progress.message(&format!("{retries} download retries"));
+        progress.message(&format!(
+            "{} needed",
+            plural(retries as usize, "download retry")
+        ));
     }
     let mut entries = Vec::new();
     for (r, p) in built.iter().chain(fetch.iter()) {

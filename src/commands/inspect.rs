@@ -176,6 +176,7 @@ fn to_text(front: &Front) -> String {
         lock.packages.len(),
         human_size(package_bytes)
     ));
+    use crate::types::plural;
     let rows: Vec<[String; 5]> = lock
         .packages
         .iter()
@@ -193,6 +194,20 @@ fn to_text(front: &Front) -> String {
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
+        }
+    }
+    // Fit COLUMNS: the FILE column gives way first (shortened in the middle), then NAME.
+    let mut rows = rows;
+    if let Some(cols) = crate::types::term_columns() {
+        let used = |w: &[usize; 5]| 2 + w.iter().sum::<usize>() + 2 * 4;
+        for col in [2usize, 0] {
+            let over = used(&widths).saturating_sub(cols);
+            if over > 0 {
+                widths[col] = widths[col].saturating_sub(over).max(8);
+                for row in &mut rows {
+                    row[col] = crate::types::fit(&row[col], widths[col]);
+                }
+            }
         }
     }
     if !rows.is_empty() {
@@ -218,11 +233,11 @@ fn to_text(front: &Front) -> String {
     ));
     for m in &lock.models {
         line(format!(
-            "  {}@{}  commit {}  {} files  {}",
+            "  {}@{}  commit {}  {}  {}",
             m.repo,
             m.revision,
             m.commit,
-            m.files.len(),
+            plural(m.files.len(), "file"),
             human_size(model_size(m))
         ));
         if let Some(source) = &m.source_repo {
@@ -255,9 +270,9 @@ fn to_text(front: &Front) -> String {
     }
     line(String::new());
     line(format!(
-        "total:    {} packages, {} models, {} ({} with the archive)",
-        lock.packages.len(),
-        lock.models.len(),
+        "total:    {}, {}, {} ({} with the archive)",
+        plural(lock.packages.len(), "package"),
+        plural(lock.models.len(), "model"),
         human_size(package_bytes + model_bytes),
         human_size(front.bytes)
     ));

@@ -48,24 +48,37 @@ pub fn run(s: Settings) -> Result<(), crate::Error> {
     let front = bundle::read_manifest(&s.bundle)?;
     if s.venv.is_none() && only != Some(Only::Models) && !front.packages.is_empty() {
         return Err(crate::Error::Usage(format!(
-            "{} holds {} Python package(s): pass --venv DIR (or --only models)",
+            "{} holds {}: pass --venv DIR (or --only models)",
             s.bundle.display(),
-            front.packages.len()
+            crate::types::plural(front.packages.len(), "Python package")
         )));
+    }
+    if let (Some(root), false) = (&s.venv, only == Some(Only::Models)) {
+        if !front.packages.is_empty() {
+            install::venv::check_folder(root)?;
+        }
     }
     let parent = staging_parent(&s);
     let staging = tempfile::Builder::new()
         .prefix(".ferry-staging-")
         .tempdir_in(&parent)
         .map_err(|e| crate::Error::io(&parent, e))?;
-    if !s.json {
-        eprintln!("verifying {}", s.bundle.display());
-    }
-    let verified = bundle::extract(&s.bundle, &s.public, staging.path())?;
+    let term = if s.json {
+        super::progress::TermProgress::with(false, true)
+    } else {
+        super::term()
+    };
+    let meter = term.meter(
+        &format!("verifying and extracting {}", s.bundle.display()),
+        super::bundle_bytes(&s.bundle),
+    );
+    let verified =
+        bundle::extract_reporting(&s.bundle, &s.public, staging.path(), &|n| meter.add(n))?;
+    meter.finish();
     if !s.json {
         eprintln!(
-            "signature and {} members OK (key {})",
-            verified.members.len(),
+            "signature and {} OK (key {})",
+            crate::types::plural(verified.members.len(), "member"),
             verified.key_id
         );
     }
@@ -90,6 +103,50 @@ pub fn run(s: Settings) -> Result<(), crate::Error> {
         );
     } else {
         print!("{summary}");
+        print!("{}", paste_lines(&summary, &s));
     }
     Ok(())
+}
+
+/// What to paste into a shell to use what was installed: the venv, and the HF cache offline.
+fn paste_lines(summary: &install::Summary, s: &Settings) -> String {
+    let mut out = String::new();
+    let windows = summary.cache_layout == Some(install::models::CacheLayout::NoSymlinks)
+        || summary
+            .venv
+            .as_deref()
+            .is_some_and(install::venv::is_windows_layout);
+    let mut lines = Vec::new();
+    if let Some(venv) = &summary.venv {
+        lines.push(if windows {
+            format!("{}\\Scripts\\activate", venv.display())
+        } else {
+            format!("source {}/bin/activate", venv.display())
+        });
+    }
+    if let Some(dir) = &summary.models_dir {
+        let (key, value) = match (&s.hf_home, summary.cache_layout) {
+            (Some(home), Some(_)) => (
+                "HF_HOME",
+                std::path::absolute(home).unwrap_or_else(|_| home.clone()),
+            ),
+            (None, Some(_)) => ("HF_HUB_CACHE", dir.clone()),
+            // --local-dir: plain folders, loaded by path.
+            _ => ("", dir.clone()),
+        };
+        if !key.is_empty() {
+            lines.push(if windows {
+                format!("set {key}={}& set HF_HUB_OFFLINE=1", value.display())
+            } else {
+                format!("export {key}={} HF_HUB_OFFLINE=1", value.display())
+            });
+        }
+    }
+    if !lines.is_empty() {
+        out.push_str("to use it, paste:\n");
+        for l in lines {
+            out.push_str(&format!("  {l}\n"));
+        }
+    }
+    out
 }

@@ -9,6 +9,7 @@ use crate::fetch::sources::{self, redact};
 use crate::inputs::{self, Plan};
 use crate::lock::{DistKind, Lock, LockedPackage, FORMAT_VERSION};
 use crate::resolve::{self, sdist::SdistBuilder, Pinned};
+use crate::types::plural;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -16,11 +17,15 @@ pub struct Settings {
     pub output: PathBuf,
     /// `--format pylock`: write a PEP 751 pylock.toml instead of ferry.lock.
     pub pylock: bool,
+    /// Replace an existing lock file.
+    pub force: bool,
 }
 
 pub fn run(settings: Settings) -> Result<(), crate::Error> {
+    super::refuse_existing(&settings.output, settings.force)?;
     let plan = inputs::plan::build(&settings.inputs)?;
     let progress = super::progress();
+    super::note_default_target(&plan, progress.as_ref());
     let made = make_lock(&plan, &settings.inputs, progress.as_ref())?;
     let text = match settings.pylock {
         true => crate::bundle::pylock::render(&made.lock, false),
@@ -28,13 +33,49 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
     };
     super::write_atomic(&settings.output, text.as_bytes())?;
     eprintln!(
-        "locked {} packages and {} models for {} target(s) into {}",
-        made.lock.packages.len(),
-        made.lock.models.len(),
-        made.lock.targets.len(),
+        "locked {}, {} for {} into {}",
+        plural(made.lock.packages.len(), "package"),
+        plural(made.lock.models.len(), "model"),
+        plural(made.lock.targets.len(), "target"),
         settings.output.display()
     );
     Ok(())
+}
+
+/// The target's pip, so that a venv `ferry install` creates can run pip offline; a note, not an error, when
+/// the index has none (`--no-pip` leaves it out).
+fn add_pip(
+    plan: &Plan,
+    index: &Arc<IndexClient>,
+    sdists: &SdistBuilder,
+    pinned: &mut Vec<Pinned>,
+    progress: &dyn Progress,
+) {
+    if pinned.iter().any(|p| p.name.as_ref() == "pip") {
+        return;
+    }
+    let Ok(req) = "pip".parse() else { return };
+    let pip_plan = Plan {
+        requirements: vec![crate::inputs::Requirement {
+            req,
+            hashes: Vec::new(),
+            origin: None,
+        }],
+        ..plan.clone()
+    };
+    match resolve::resolve(&pip_plan, index, sdists) {
+        Ok(found) => pinned.extend(found.into_iter().map(|mut p| {
+            p.requested = false;
+            p
+        })),
+        Err(e) => {
+            tracing::debug!("pip: {e}");
+            progress.message(
+                "note: the package index has no pip for the target; a venv made by `ferry install` will have \
+                 none (--no-pip leaves pip out on purpose)",
+            );
+        }
+    }
 }
 
 /// A lock and what making it left on disk for the bundle step.
@@ -101,9 +142,9 @@ pub fn make_lock(
         let index = Arc::new(IndexClient::new(sources));
         let sdists = SdistBuilder::new(cache.join("build"), &index.sources().indexes, created);
         progress.message(&format!(
-            "resolving {} requirement(s) for {} target(s)",
-            plan.requirements.len(),
-            plan.targets.len()
+            "resolving {} for {}",
+            plural(plan.requirements.len(), "requirement"),
+            plural(plan.targets.len(), "target")
         ));
         let resolved = resolve::resolve(plan, &index, &sdists);
         let mut warnings = std::mem::take(&mut *index.warnings.lock().unwrap());
@@ -112,7 +153,10 @@ pub fn make_lock(
         for w in warnings {
             eprintln!("warning: {w}");
         }
-        let pinned = resolved.map_err(|e| crate::Error::Other(e.to_string()))?;
+        let mut pinned = resolved.map_err(|e| crate::Error::Other(e.to_string()))?;
+        if !settings.no_pip && !plan.index.require_hashes {
+            add_pip(plan, &index, &sdists, &mut pinned, progress);
+        }
         (index, pinned)
     };
     let mut packages = to_locked(&pinned);
@@ -127,8 +171,8 @@ pub fn make_lock(
                 .or(settings.hf_endpoint.as_deref()),
         )?;
         progress.message(&format!(
-            "pinning {} model repo(s) on {}",
-            plan.models.len(),
+            "pinning {} on {}",
+            plural(plan.models.len(), "model repo"),
             hub.endpoint()
         ));
         crate::fetch::models::lock_models(&plan.models, &hub)?

@@ -53,6 +53,12 @@ pub struct InputSettings {
     pub index_strategy: Option<String>,
     pub torch_backend: Option<String>,
     pub torch_index_base: Option<String>,
+    /// Do not add the target's pip (`--no-pip`).
+    pub no_pip: bool,
+    /// pip's `--only-binary` / `--no-binary` values, `--require-hashes`.
+    pub only_binary: Vec<String>,
+    pub no_binary: Vec<String>,
+    pub require_hashes: bool,
 }
 
 pub fn run(command: Command) -> Result<(), crate::Error> {
@@ -88,6 +94,56 @@ pub fn progress() -> Box<dyn crate::fetch::download::Progress> {
     } else {
         Box::new(progress::TermProgress::new())
     }
+}
+
+/// An existing output (a bundle, any of its split volumes, a lock) is replaced only with `--force`.
+pub fn refuse_existing(path: &std::path::Path, force: bool) -> Result<(), crate::Error> {
+    if force {
+        return Ok(());
+    }
+    let mut first_volume = path.as_os_str().to_owned();
+    first_volume.push(".000");
+    for p in [path.to_path_buf(), std::path::PathBuf::from(first_volume)] {
+        if p.exists() {
+            return Err(crate::bundle::Error::OutputExists { path: p }.into());
+        }
+    }
+    Ok(())
+}
+
+/// "target cp311-manylinux_2_36_x86_64 (this machine; see --target)" when no target was given.
+pub fn note_default_target(
+    plan: &crate::inputs::Plan,
+    progress: &dyn crate::fetch::download::Progress,
+) {
+    if plan.target_is_host {
+        for t in &plan.targets {
+            progress.message(&format!("target {} (this machine; see --target)", t.id()));
+        }
+    }
+}
+
+/// The terminal progress, quiet-aware, for commands that show phases (downloads, packing).
+pub fn term() -> progress::TermProgress {
+    progress::TermProgress::with(
+        std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        QUIET.load(std::sync::atomic::Ordering::Relaxed),
+    )
+}
+
+/// Size of a bundle on disk, all volumes (for progress totals; 0 when unknown).
+pub fn bundle_bytes(bundle: &std::path::Path) -> u64 {
+    let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).ok();
+    let name = bundle.as_os_str().to_string_lossy();
+    if let (Some(n), false) = (size(bundle), name.ends_with(".000")) {
+        return n;
+    }
+    let base = name.strip_suffix(".000").unwrap_or(&name).to_string();
+    (0..)
+        .map(|i| size(std::path::Path::new(&format!("{base}.{i:03}"))))
+        .take_while(Option::is_some)
+        .flatten()
+        .sum()
 }
 
 /// Write a small file atomically: temp file in the same folder, fsync, rename.

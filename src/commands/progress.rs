@@ -1,25 +1,117 @@
-//! Terminal progress for the binary: indicatif bars on a TTY, one plain line per finished file otherwise.
+//! Terminal progress for the binary. On a terminal: one overall line per phase (downloads: files done of
+//! all, bytes, rate, ETA and the file being fetched, its full name; packing: bytes, rate, ETA). Otherwise:
+//! plain lines in one format (`downloaded NAME (SIZE) [3/12]`, `packing: 40% …`). Nothing with `-q`.
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::fetch::download::Progress;
+use crate::types::{human_size, plural};
 
 /// Progress on stderr.
 pub struct TermProgress {
-    bars: Option<MultiProgress>,
-    files: Mutex<HashMap<String, (Option<ProgressBar>, u64)>>,
+    tty: bool,
+    quiet: bool,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    bar: Option<ProgressBar>,
+    /// Bytes received so far per file being downloaded.
+    files: HashMap<String, u64>,
+    expected_files: usize,
+    expected_bytes: u64,
+    finished: usize,
+    received: u64,
 }
 
 impl TermProgress {
-    /// Bars when stderr is a terminal, plain lines otherwise.
+    /// Bars when stderr is a terminal, plain lines otherwise; nothing but errors when `quiet`.
     pub fn new() -> Self {
-        let tty = std::io::stderr().is_terminal();
+        Self::with(std::io::stderr().is_terminal(), false)
+    }
+
+    pub fn with(tty: bool, quiet: bool) -> Self {
         TermProgress {
-            bars: tty.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
-            files: Mutex::new(HashMap::new()),
+            tty,
+            quiet,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Announce the downloads to come (files not in the cache), for the overall line.
+    pub fn expect_downloads(&self, files: usize, bytes: u64) {
+        if self.quiet || files == 0 {
+            return;
+        }
+        let mut st = self.state();
+        st.expected_files += files;
+        st.expected_bytes += bytes;
+        if self.tty {
+            let total = st.expected_bytes;
+            let prefix = format!("downloading {}/{} files", st.finished, st.expected_files);
+            let bar = st.bar.get_or_insert_with(|| {
+                let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+                if let Ok(style) = ProgressStyle::with_template(
+                    "{prefix} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {wide_msg}",
+                ) {
+                    bar.set_style(style);
+                }
+                bar.enable_steady_tick(Duration::from_millis(250));
+                bar
+            });
+            bar.set_length(total);
+            bar.set_prefix(prefix);
+        } else {
+            eprintln!(
+                "downloading {} ({})",
+                plural(files, "file"),
+                human_size(bytes)
+            );
+        }
+    }
+
+    /// End the download line; (files, bytes) that came over the network.
+    pub fn finish_downloads(&self) -> (usize, u64) {
+        let mut st = self.state();
+        if let Some(bar) = st.bar.take() {
+            bar.finish_and_clear();
+        }
+        (st.finished, st.received)
+    }
+
+    /// A byte meter for one phase (packing, verifying, extracting): an overall line on a terminal, a line
+    /// per 10% otherwise.
+    pub fn meter(&self, what: &str, total: u64) -> Meter {
+        let bar = (self.tty && !self.quiet).then(|| {
+            let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+            if let Ok(style) = ProgressStyle::with_template(
+                "{prefix} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {wide_bar}",
+            ) {
+                bar.set_style(style);
+            }
+            bar.set_prefix(what.to_string());
+            bar.enable_steady_tick(Duration::from_millis(250));
+            bar
+        });
+        if !self.tty && !self.quiet {
+            eprintln!("{what} {}", human_size(total));
+        }
+        Meter {
+            what: what.to_string(),
+            total,
+            bar,
+            plain: !self.tty && !self.quiet,
+            done: Mutex::new((0, 0)),
+            started: Instant::now(),
         }
     }
 }
@@ -31,63 +123,111 @@ impl Default for TermProgress {
 }
 
 impl Progress for TermProgress {
-    fn start(&self, label: &str, total: Option<u64>) {
-        let mut files = self.files.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((bar, done)) = files.get_mut(label) {
-            // A restart (the server ignored a range, or a mismatch): rewind.
-            *done = 0;
-            if let Some(bar) = bar {
-                bar.set_position(0);
-            }
+    fn start(&self, label: &str, _total: Option<u64>) {
+        if self.quiet {
             return;
         }
-        let bar = self.bars.as_ref().map(|multi| {
-            let bar = multi.add(ProgressBar::new(total.unwrap_or(0)));
-            let template = if total.is_some() {
-                "{msg:40!} {bar:30} {bytes:>10}/{total_bytes:10} {bytes_per_sec:>12}"
-            } else {
-                "{msg:40!} {spinner} {bytes:>10} {bytes_per_sec:>12}"
-            };
-            if let Ok(style) = ProgressStyle::with_template(template) {
-                bar.set_style(style);
+        let mut st = self.state();
+        // A restart (the server ignored a range, or a mismatch): take back what this file had counted.
+        if let Some(done) = st.files.insert(label.to_string(), 0) {
+            st.received = st.received.saturating_sub(done);
+            if let Some(bar) = &st.bar {
+                bar.set_position(bar.position().saturating_sub(done));
             }
+        }
+        if let Some(bar) = &st.bar {
             bar.set_message(label.to_string());
-            bar
-        });
-        files.insert(label.to_string(), (bar, 0));
+        }
     }
 
     fn advance(&self, label: &str, bytes: u64) {
-        let mut files = self.files.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((bar, done)) = files.get_mut(label) {
+        if self.quiet {
+            return;
+        }
+        let mut st = self.state();
+        if let Some(done) = st.files.get_mut(label) {
             *done += bytes;
-            if let Some(bar) = bar {
+            st.received += bytes;
+            if let Some(bar) = &st.bar {
                 bar.inc(bytes);
             }
         }
     }
 
     fn finish(&self, label: &str) {
-        let entry = self
-            .files
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(label);
-        match entry {
-            Some((Some(bar), _)) => bar.finish_and_clear(),
-            Some((None, done)) => {
-                eprintln!("downloaded {label} ({})", crate::types::human_size(done))
+        if self.quiet {
+            return;
+        }
+        let mut st = self.state();
+        let Some(done) = st.files.remove(label) else {
+            return;
+        };
+        st.finished += 1;
+        let expected = st.expected_files.max(st.finished);
+        match &st.bar {
+            Some(bar) => {
+                bar.set_prefix(format!("downloading {}/{expected} files", st.finished));
+                if let Some(other) = st.files.keys().next() {
+                    bar.set_message(other.clone());
+                }
             }
-            None => {}
+            None => eprintln!(
+                "downloaded {label} ({}) [{}/{expected}]",
+                human_size(done),
+                st.finished
+            ),
         }
     }
 
     fn message(&self, msg: &str) {
-        match &self.bars {
-            Some(multi) => {
-                let _ = multi.println(msg);
-            }
+        if self.quiet {
+            return;
+        }
+        match &self.state().bar {
+            Some(bar) => bar.println(msg),
             None => eprintln!("{msg}"),
+        }
+    }
+}
+
+/// Bytes done of a known total, for one phase.
+pub struct Meter {
+    what: String,
+    total: u64,
+    bar: Option<ProgressBar>,
+    plain: bool,
+    /// (bytes done, last tenth printed)
+    done: Mutex<(u64, u64)>,
+    started: Instant,
+}
+
+impl Meter {
+    pub fn add(&self, bytes: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(bytes);
+        }
+        if self.plain && self.total > 0 {
+            let mut done = self.done.lock().unwrap_or_else(|e| e.into_inner());
+            done.0 += bytes;
+            let tenth = done.0 * 10 / self.total;
+            if tenth > done.1 && tenth < 10 {
+                done.1 = tenth;
+                let secs = self.started.elapsed().as_secs_f64().max(0.001);
+                eprintln!(
+                    "{}: {}% ({} of {}, {}/s)",
+                    self.what,
+                    tenth * 10,
+                    human_size(done.0),
+                    human_size(self.total),
+                    human_size((done.0 as f64 / secs) as u64)
+                );
+            }
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
         }
     }
 }

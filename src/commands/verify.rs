@@ -10,7 +10,10 @@ pub struct Settings {
 }
 
 pub fn run(settings: Settings) -> Result<(), crate::Error> {
-    let verified = bundle::verify(&settings.bundle, &settings.public)?;
+    let term = super::term();
+    let meter = term.meter("verifying", super::bundle_bytes(&settings.bundle));
+    let verified = bundle::verify_reporting(&settings.bundle, &settings.public, &|n| meter.add(n))?;
+    meter.finish();
     let bytes: u64 = verified
         .members
         .iter()
@@ -18,8 +21,8 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
         .map(|m| m.size)
         .sum();
     println!(
-        "OK: {} members, {}, signed by key {}",
-        verified.members.len(),
+        "OK: {}, {}, signed by key {}",
+        crate::types::plural(verified.members.len(), "member"),
         bundle::human_size(bytes),
         verified.key_id
     );

@@ -445,17 +445,18 @@ pub fn plan_summary(models: &[LockedModel]) -> String {
             .map(|s| format!(" (from {s})"))
             .unwrap_or_default();
         out.push_str(&format!(
-            "{}@{} ({}){from}: {} files, {}\n",
+            "{}@{} ({}){from}: {}, {}\n",
             m.repo,
             m.revision,
             &m.commit.as_str()[..12],
-            m.files.len(),
+            crate::types::plural(m.files.len(), "file"),
             format_size(size)
         ));
     }
     out.push_str(&format!(
-        "{} models, {count} files, {}\n",
-        models.len(),
+        "{}, {}, {}\n",
+        crate::types::plural(models.len(), "model"),
+        crate::types::plural(count, "file"),
         format_size(total)
     ));
     out

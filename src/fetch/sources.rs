@@ -72,18 +72,33 @@ fn pip_conf_files() -> Vec<PathBuf> {
     if let Some(f) = std::env::var_os("PIP_CONFIG_FILE") {
         return vec![PathBuf::from(f)];
     }
+    // pip's order: global, user, site; the Windows names (pip.ini under %PROGRAMDATA% and %APPDATA%) are
+    // read wherever those variables are set, so the same code serves both kinds of host.
+    let env_dir = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     let mut files = vec![
         PathBuf::from("/etc/xdg/pip/pip.conf"),
         PathBuf::from("/etc/pip.conf"),
     ];
+    if let Some(data) = env_dir("PROGRAMDATA") {
+        files.push(data.join("pip").join("pip.ini"));
+    }
     if let Some(home) = dirs::home_dir() {
         files.push(home.join(".pip/pip.conf"));
+        files.push(home.join("pip").join("pip.ini"));
     }
     if let Some(cfg) = dirs::config_dir() {
         files.push(cfg.join("pip/pip.conf"));
     }
+    if let Some(appdata) = env_dir("APPDATA") {
+        files.push(appdata.join("pip").join("pip.ini"));
+    }
     if let Some(venv) = std::env::var_os("VIRTUAL_ENV") {
         files.push(Path::new(&venv).join("pip.conf"));
+        files.push(Path::new(&venv).join("pip.ini"));
     }
     files
 }

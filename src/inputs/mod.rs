@@ -227,6 +227,8 @@ pub struct Plan {
     pub skipped: Vec<String>,
     /// Input files and flags, for the lock's record.
     pub inputs: Vec<String>,
+    /// No target was given: the one target is this machine's.
+    pub target_is_host: bool,
 }
 
 #[derive(Debug, thiserror::Error)]

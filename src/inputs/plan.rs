@@ -78,6 +78,15 @@ pub fn build_with(
     }
     plan.index = merge_sources(file_options, &m, settings);
     merge_index_rules(&mut plan.index, &m, settings)?;
+    for v in &settings.only_binary {
+        requirements::binary_rule(v, &mut plan.index.only_binary, &mut plan.index.no_binary)
+            .map_err(|why| Error::Usage(format!("--only-binary {v}: {why}")))?;
+    }
+    for v in &settings.no_binary {
+        requirements::binary_rule(v, &mut plan.index.no_binary, &mut plan.index.only_binary)
+            .map_err(|why| Error::Usage(format!("--no-binary {v}: {why}")))?;
+    }
+    plan.index.require_hashes |= settings.require_hashes;
     plan.hf_endpoint = settings.hf_endpoint.clone().or(m.hf_endpoint.clone());
 
     plan.models = manifest_models(&m);
@@ -120,6 +129,10 @@ pub fn build_with(
         return Err(Error::Usage(message));
     }
 
+    plan.target_is_host = m.targets.is_empty()
+        && settings.target_files.is_empty()
+        && settings.python_versions.is_empty()
+        && settings.platforms.is_empty();
     plan.targets = targets(&m, settings, local)?;
     for t in &settings.target_files {
         plan.inputs.push(format!("--target {}", t.display()));

@@ -299,7 +299,11 @@ fn requirement_options(here: &Here, options: &str) -> Result<Vec<Sha256>, Error>
 
 /// pip's `--only-binary`/`--no-binary` handling: `:all:`, `:none:` and comma lists; naming a package in one
 /// rule removes it from the other.
-fn binary_rule(value: &str, target: &mut BinaryRule, other: &mut BinaryRule) -> Result<(), String> {
+pub(crate) fn binary_rule(
+    value: &str,
+    target: &mut BinaryRule,
+    other: &mut BinaryRule,
+) -> Result<(), String> {
     for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         match item {
             ":all:" => {

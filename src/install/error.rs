@@ -47,9 +47,9 @@ pub enum Error {
         tree: PathBuf,
         missing: Vec<String>,
     },
-    #[error("bundle has no files for this host: host is {host}, bundle targets are {}", bundle.join(", "))]
+    #[error("bundle has no files for this host: host is {host}, bundle targets are {}; run `ferry probe -o target.json` here and bundle again with `--target target.json`", bundle.join(", "))]
     NoMatchingTarget { host: String, bundle: Vec<String> },
-    #[error("package {package}: no file in the bundle is compatible with this host ({host}); files: {}", files.join(", "))]
+    #[error("package {package}: no file in the bundle is compatible with this host ({host}); files: {}; run `ferry probe -o target.json` here and bundle again with `--target target.json`", files.join(", "))]
     NoCompatibleFile {
         package: String,
         host: String,
@@ -61,7 +61,7 @@ pub enum Error {
         filename: String,
         why: String,
     },
-    #[error("not enough free space in {}: need {needed} bytes, {available} available", path.display())]
+    #[error("not enough free space in {}: need {}, {} available", path.display(), crate::types::human_size(*needed), crate::types::human_size(*available))]
     NoSpace {
         path: PathBuf,
         needed: u64,

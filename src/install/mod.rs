@@ -91,6 +91,9 @@ pub struct Summary {
     pub models: Vec<models::ModelSummary>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub files: Option<files::FilesSummary>,
+    /// How the models were laid out in the HF cache.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_layout: Option<models::CacheLayout>,
 }
 
 /// A wheel ready to stage.
@@ -118,12 +121,15 @@ pub fn install_extracted(
                 "the bundle holds Python packages: pass --venv DIR (or --only models)".into(),
             )
         })?;
+        venv::check_folder(root)?;
         if !venv::exists(root) {
             reporter.step(&format!("creating venv {}", root.display()));
             if !root.exists() {
                 created_venv = Some(root.to_path_buf());
             }
-            venv::create(root, opts.python.as_deref())?;
+            // Windows installs name their interpreter `python`, not `python3`.
+            let windows_default = windows_only(lock).then_some(Path::new("python"));
+            venv::create(root, opts.python.as_deref().or(windows_default))?;
         }
     }
     let result = install_inner(staging, lock, opts, reporter, wheels, models);
@@ -150,7 +156,11 @@ fn install_inner(
     let build_dir = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
     if wheels {
         let root = opts.venv.as_deref().expect("checked by the caller");
-        let v = venv::open(root)?;
+        let v = if venv::is_windows_layout(root) {
+            venv::open_windows(root, &lock.targets)?
+        } else {
+            venv::open(root)?
+        };
         summary.venv = Some(v.root.clone());
         summary.target = Some(v.target.id());
         let plan = plan_wheels(staging, lock, &v, build_dir.path(), reporter, &mut summary)?;
@@ -248,11 +258,18 @@ fn install_inner(
             dest.display()
         ));
         let mut t = txn::Txn::new(&dest)?;
+        // Windows targets get the layout huggingface_hub writes where symlinks are unavailable.
+        let layout = if windows_only(lock) {
+            models::CacheLayout::NoSymlinks
+        } else {
+            models::CacheLayout::Symlinks
+        };
         summary.models = if local {
             models::stage_local(&hub, &lock.models, &dest, &mut t)?
         } else {
-            models::stage_cache(&hub, &lock.models, &dest, &mut t)?
+            models::stage_cache_as(&hub, &lock.models, &dest, &mut t, layout)?
         };
+        summary.cache_layout = (!local).then_some(layout);
         summary.models_dir = Some(dest);
         model_txn = Some(t);
     }
@@ -306,6 +323,15 @@ fn install_inner(
         t.finish();
     }
     Ok(summary)
+}
+
+/// Every target of the bundle is a Windows one (`win32`, `win_amd64`, `win_arm64`).
+pub fn windows_only(lock: &Lock) -> bool {
+    !lock.targets.is_empty()
+        && lock
+            .targets
+            .iter()
+            .all(|t| t.platforms.iter().all(|p| p.starts_with("win")))
 }
 
 /// Choose, verify, build (sdists) and inspect the wheels to install; skip those already installed.
@@ -441,6 +467,7 @@ impl std::fmt::Display for Summary {
                 self.target.as_deref().unwrap_or("?")
             )?;
         }
+        use crate::types::{human_size, plural};
         for p in &self.installed {
             match &p.replaced {
                 Some(old) => writeln!(f, "  installed {} {} (was {old})", p.name, p.version)?,
@@ -448,20 +475,33 @@ impl std::fmt::Display for Summary {
             }
         }
         if !self.unchanged.is_empty() {
+            let n = self.unchanged.len();
+            let verb = if n == 1 { "was" } else { "were" };
             writeln!(
                 f,
-                "  {} packages already installed, unchanged",
-                self.unchanged.len()
+                "  {} {verb} already installed, unchanged",
+                plural(n, "package")
             )?;
         }
         if let Some(dir) = &self.models_dir {
-            writeln!(f, "models in {}", dir.display())?;
+            match self.cache_layout {
+                Some(models::CacheLayout::NoSymlinks) => writeln!(
+                    f,
+                    "models in {} (files in snapshots/, no symlinks: the Windows layout)",
+                    dir.display()
+                )?,
+                _ => writeln!(f, "models in {}", dir.display())?,
+            }
         }
         for m in &self.models {
             writeln!(
                 f,
-                "  {} @ {}: {} files, {} reused, {} bytes copied",
-                m.repo, m.commit, m.files, m.reused, m.bytes_copied
+                "  {} @ {}: {}, {} reused, {} copied",
+                m.repo,
+                m.commit,
+                plural(m.files, "file"),
+                m.reused,
+                human_size(m.bytes_copied)
             )?;
         }
         if let Some(files) = &self.files {

@@ -15,6 +15,18 @@ use super::record::check_relative;
 use super::txn::Txn;
 use crate::lock::{LockedModel, LockedModelFile};
 
+/// How model files land in the HF cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CacheLayout {
+    /// `blobs/` holds the content, `snapshots/COMMIT/` relative symlinks into it (a copy where the file
+    /// system takes no symlinks).
+    Symlinks,
+    /// What huggingface_hub writes where symlinks are unavailable (Windows without developer mode): real
+    /// files in `snapshots/COMMIT/`, no blobs.
+    NoSymlinks,
+}
+
 /// What happened to one model.
 #[derive(Clone, Debug, Serialize)]
 pub struct ModelSummary {
@@ -196,9 +208,21 @@ pub fn stage_cache(
     cache: &Path,
     txn: &mut Txn,
 ) -> Result<Vec<ModelSummary>, Error> {
+    stage_cache_as(bundle_hub, models, cache, txn, CacheLayout::Symlinks)
+}
+
+/// [`stage_cache`] in the given layout.
+pub fn stage_cache_as(
+    bundle_hub: &Path,
+    models: &[LockedModel],
+    cache: &Path,
+    txn: &mut Txn,
+    layout: CacheLayout,
+) -> Result<Vec<ModelSummary>, Error> {
     let staging = txn.staging().join("models");
     std::fs::create_dir_all(&staging).at(&staging)?;
-    let use_symlinks = symlinks_work(&staging);
+    let with_blobs = layout == CacheLayout::Symlinks;
+    let use_symlinks = with_blobs && symlinks_work(&staging);
     let mut copies = Vec::new();
     let mut summaries = Vec::new();
     let mut n = 0usize;
@@ -248,13 +272,14 @@ pub fn stage_cache(
         // Hash the blobs already there in parallel (a re-install reads them once, nothing else).
         let present: BTreeMap<&str, (String, u64)> = blobs
             .par_iter()
+            .filter(|_| with_blobs)
             .filter(|(blob, _)| dst.join("blobs").join(blob).exists())
             .map(|(blob, _)| {
                 let path = dst.join("blobs").join(blob);
                 sha256_file(&path).at(&path).map(|h| (*blob, h))
             })
             .collect::<Result<_, _>>()?;
-        for (blob, f) in &blobs {
+        for (blob, f) in blobs.iter().filter(|_| with_blobs) {
             let dest = dst.join("blobs").join(blob);
             if let Some((sha, size)) = present.get(blob) {
                 if sha == f.sha256.as_str() && *size == f.size {
@@ -297,12 +322,18 @@ pub fn stage_cache(
                 _ => false,
             };
             if up_to_date {
+                if !with_blobs {
+                    summary.reused += 1;
+                }
                 continue;
             }
             let staged = next(&staging);
             if use_symlinks {
                 make_symlink(&target, &staged).at(&staged)?;
             } else {
+                if !with_blobs {
+                    summary.bytes_copied += f.size;
+                }
                 copies.push(Copy {
                     repo: repo.clone(),
                     path: f.path.clone(),

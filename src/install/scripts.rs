@@ -100,6 +100,24 @@ pub fn launcher(ep: &EntryPoint, python: &Path) -> String {
     )
 }
 
+/// Launchers for a Windows venv, where ferry cannot write the usual `.exe` wrappers: `NAME-script.py` (the
+/// same Python code as [`launcher`], no shebang) and `NAME.cmd`, which runs it with the venv's `python.exe`
+/// (`pythonw.exe` for GUI scripts) from the folder the `.cmd` lives in, passing every argument on.
+pub fn windows_launcher(ep: &EntryPoint, scripts_dir: &Path) -> Vec<(std::path::PathBuf, String)> {
+    let body = launcher(ep, Path::new("python"));
+    let body = body
+        .split_once('\n')
+        .map(|(_, rest)| rest.to_string())
+        .unwrap_or(body);
+    let python = if ep.gui { "pythonw.exe" } else { "python.exe" };
+    let script = format!("{}-script.py", ep.name);
+    let cmd = format!("@echo off\r\n\"%~dp0{python}\" \"%~dp0{script}\" %*\r\n");
+    vec![
+        (scripts_dir.join(&script), body),
+        (scripts_dir.join(format!("{}.cmd", ep.name)), cmd),
+    ]
+}
+
 /// Rewrite a `#!python` / `#!pythonw` first line to the venv interpreter; other content is returned unchanged.
 pub fn rewrite_shebang(content: &[u8], python: &Path) -> Option<Vec<u8>> {
     let rest = content

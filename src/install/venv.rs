@@ -25,18 +25,88 @@ pub struct Venv {
     pub windows: bool,
 }
 
-/// The interpreter inside a venv folder.
+/// The interpreter inside a venv folder: `Scripts/python.exe` in the Windows layout, else `bin/python`.
+/// Chosen from what the folder holds, not from the OS ferry was built for.
 pub fn venv_python(root: &Path) -> PathBuf {
-    if cfg!(windows) {
-        root.join("Scripts").join("python.exe")
+    if is_windows_layout(root) {
+        windows_python(root)
     } else {
         root.join("bin").join("python")
     }
 }
 
+fn windows_python(root: &Path) -> PathBuf {
+    root.join("Scripts").join("python.exe")
+}
+
+/// A venv in the Windows layout: `pyvenv.cfg`, `Scripts/python.exe`, `Lib/site-packages`.
+pub fn is_windows_layout(root: &Path) -> bool {
+    root.join("pyvenv.cfg").is_file() && windows_python(root).exists()
+}
+
 /// Whether `root` already holds a venv.
 pub fn exists(root: &Path) -> bool {
     root.join("pyvenv.cfg").is_file() && venv_python(root).exists()
+}
+
+/// `--venv DIR` must be a venv, a new folder or an empty one: never a folder of other files.
+pub fn check_folder(root: &Path) -> Result<(), Error> {
+    if exists(root) || !root.exists() {
+        return Ok(());
+    }
+    let empty = std::fs::read_dir(root)
+        .map(|mut d| d.next().is_none())
+        .unwrap_or(false);
+    if root.is_dir() && empty {
+        return Ok(());
+    }
+    Err(Error::Usage(format!(
+        "--venv {}: the folder exists and is not a virtual environment (no pyvenv.cfg with bin/python or \
+         Scripts/python.exe); give a new or empty folder, or an existing venv",
+        root.display()
+    )))
+}
+
+/// A Windows-layout venv, described from its files (its `python.exe` need not run here): `pyvenv.cfg`
+/// gives the Python version, the bundle's Windows target for that version gives the wheel tags.
+pub fn open_windows(root: &Path, targets: &[Target]) -> Result<Venv, Error> {
+    let root = std::fs::canonicalize(root).map_err(|e| Error::io(root, e))?;
+    let cfg_path = root.join("pyvenv.cfg");
+    let cfg = std::fs::read_to_string(&cfg_path).map_err(|e| Error::io(&cfg_path, e))?;
+    let full = cfg
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .find(|(k, _)| matches!(k.trim(), "version" | "version_info"))
+        .map(|(_, v)| v.trim().to_string())
+        .ok_or_else(|| {
+            Error::Usage(format!("{}: no 'version = X.Y.Z' line", cfg_path.display()))
+        })?;
+    let version: String = full.split('.').take(2).collect::<Vec<_>>().join(".");
+    let target = targets
+        .iter()
+        .find(|t| t.python == version && t.platforms.iter().any(|p| p.starts_with("win")))
+        .cloned()
+        .ok_or_else(|| Error::NoMatchingTarget {
+            host: format!("Windows venv {} (Python {version})", root.display()),
+            bundle: targets.iter().map(|t| t.id()).collect(),
+        })?;
+    let site = root.join("Lib").join("site-packages");
+    std::fs::create_dir_all(&site).map_err(|e| Error::io(&site, e))?;
+    Ok(Venv {
+        python: windows_python(&root),
+        version: version.clone(),
+        purelib: site.clone(),
+        platlib: site,
+        scripts: root.join("Scripts"),
+        data: root.clone(),
+        headers: root
+            .join("Include")
+            .join("site")
+            .join(format!("python{version}")),
+        target,
+        windows: true,
+        root,
+    })
 }
 
 /// Create a venv without pip (no network): `PYTHON -m venv --without-pip ROOT`.

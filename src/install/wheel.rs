@@ -481,8 +481,18 @@ pub fn stage(
     let taken: std::collections::HashSet<&Path> =
         extracted.iter().map(|e| e.dest.as_path()).collect();
     for ep in &info.entry_points {
+        if venv.windows {
+            // No .exe launchers (they are binaries ferry does not carry): NAME.cmd runs NAME-script.py with
+            // the venv's python.exe (pythonw.exe for GUI scripts); stock cmd.exe and PowerShell take it.
+            for (dest, data) in scripts::windows_launcher(ep, &venv.scripts) {
+                if !taken.contains(dest.as_path()) {
+                    generated.push((dest, data.into_bytes(), false));
+                }
+            }
+            continue;
+        }
         let dest = venv.scripts.join(&ep.name);
-        if !taken.contains(dest.as_path()) && !venv.windows {
+        if !taken.contains(dest.as_path()) {
             generated.push((dest, scripts::launcher(ep, &venv.python).into_bytes(), true));
         }
     }
