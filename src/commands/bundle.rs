@@ -98,7 +98,7 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
         settings.inputs.jobs,
         progress,
     )?;
-    build_pure_sdists(&mut lock, &mut entries, &cache, progress.as_ref())?;
+    build_pure_sdists(&mut lock, &mut entries, &cache, progress)?;
     if !lock.models.is_empty() {
         let endpoint = settings
             .inputs
@@ -125,12 +125,8 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
             });
         }
     }
-    let files = crate::fetch::plain_url::stage_files(
-        &lock.files,
-        &cache,
-        settings.inputs.jobs,
-        progress,
-    )?;
+    let files =
+        crate::fetch::plain_url::stage_files(&lock.files, &cache, settings.inputs.jobs, progress)?;
     for (member, path, sha256, size) in files {
         entries.push(Entry::File {
             member,
