@@ -5,7 +5,8 @@ Writes a PEP 503 index of real wheels and sdists (zip/tar written here) under --
 on stdout once it serves, and writes the requirements file to --requirements. The graph looks like a training
 stack: ~120 projects, several versions each, native packages with wheels per platform (manylinux x86_64 and
 aarch64, win_amd64, macOS universal2/arm64/x86_64), pure wheels, and sdist-only pure packages whose PKG-INFO
-is static (PEP 643). Every wheel has a PEP 658 .metadata file. Deterministic (seeded).
+is static (PEP 643). Every wheel has a PEP 658 .metadata file; pages come as PEP 691 JSON (with sizes and
+requires-python, as public indexes give them) or PEP 503 HTML, by the Accept header. Deterministic (seeded).
 """
 import argparse
 import base64
@@ -13,6 +14,7 @@ import gzip
 import hashlib
 import http.server
 import io
+import json
 import os
 import random
 import socketserver
@@ -57,7 +59,7 @@ def wheel(name, version, tag, requires, requires_python=None):
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         for p, d in files.items():
             z.writestr(zipfile.ZipInfo(p, date_time=(2024, 1, 1, 0, 0, 0)), d)
-    return f"{dist}-{version}-{tag}.whl", buf.getvalue(), files[f"{di}/METADATA"]
+    return f"{dist}-{version}-{tag}.whl", buf.getvalue(), files[f"{di}/METADATA"], requires_python
 
 
 def sdist(name, version, requires):
@@ -109,35 +111,65 @@ def build(data, extra_wheels):
             elif kind == "pure":
                 files.append(wheel(name, v, "py3-none-any", deps, rp))
             if kind != "pure":
-                files.append(sdist(name, v, deps) + (None,))
+                files.append(sdist(name, v, deps) + (None, None))
         projects[name] = files
     for path in extra_wheels:
         fname = os.path.basename(path)
         project = fname.split("-")[0].lower().replace("_", "-")
         with open(path, "rb") as f:
-            projects.setdefault(project, []).append((fname, f.read(), None))
+            projects.setdefault(project, []).append((fname, f.read(), None, None))
     os.makedirs(os.path.join(data, "files"), exist_ok=True)
     for project, files in projects.items():
         d = os.path.join(data, "simple", project)
         os.makedirs(d, exist_ok=True)
         links = []
-        for fname, blob, meta in files:
+        entries = []
+        for fname, blob, meta, rp in files:
             with open(os.path.join(data, "files", fname), "wb") as f:
                 f.write(blob)
             sha = hashlib.sha256(blob).hexdigest()
             attr = ""
+            entry = {"filename": fname, "url": f"../../files/{fname}", "hashes": {"sha256": sha}, "size": len(blob)}
             if meta is not None:
                 with open(os.path.join(data, "files", fname + ".metadata"), "wb") as f:
                     f.write(meta)
-                attr = f' data-core-metadata="sha256={hashlib.sha256(meta).hexdigest()}"'
+                msha = hashlib.sha256(meta).hexdigest()
+                attr = f' data-core-metadata="sha256={msha}"'
+                entry["core-metadata"] = {"sha256": msha}
+            if rp:
+                attr += f' data-requires-python="{rp.replace(">", "&gt;")}"'
+                entry["requires-python"] = rp
             links.append(f'<a href="../../files/{fname}#sha256={sha}"{attr}>{fname}</a><br/>')
+            entries.append(entry)
         with open(os.path.join(d, "index.html"), "w") as f:
             f.write("<!DOCTYPE html><html><body>\n" + "\n".join(links) + "\n</body></html>\n")
+        with open(os.path.join(d, "index.json"), "w") as f:
+            json.dump({"meta": {"api-version": "1.1"}, "name": project, "files": entries}, f)
     # The top of the graph: what a user's requirements file names.
     return [names[i] for i in range(0, 24)]
 
 
-class Quiet(http.server.SimpleHTTPRequestHandler):
+JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+
+
+class Index(http.server.SimpleHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        path = self.path.split("?")[0]
+        if path.startswith("/simple/") and JSON_TYPE in self.headers.get("Accept", ""):
+            page = os.path.join(os.getcwd(), path.lstrip("/"), "index.json")
+            if os.path.isfile(page):
+                with open(page, "rb") as f:
+                    body = f.read()
+                self.send_response(200)
+                self.send_header("Content-Type", JSON_TYPE)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+        super().do_GET()
+
     def log_message(self, *a):
         pass
 
@@ -156,7 +188,7 @@ def main():
         f.write("\n".join(top) + "\n")
     os.chdir(a.data)
     socketserver.ThreadingTCPServer.allow_reuse_address = True
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Index)
     print(f"http://127.0.0.1:{httpd.server_address[1]}/simple/", flush=True)
     sys.stdout.close()
     httpd.serve_forever()

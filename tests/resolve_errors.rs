@@ -139,3 +139,28 @@ fn conflicting_dependencies_name_who_asked() {
     );
     assert!(err.contains("cp310-win_amd64"), "{err}");
 }
+
+#[test]
+fn requires_python_only_in_the_metadata_is_honoured() {
+    // An index page without data-requires-python: the wheel's METADATA is the only place that says it.
+    let s = IndexServer::start(Mode::Html);
+    wheel(&s, WheelSpec::new("metapy", "1.0"));
+    wheel(
+        &s,
+        WheelSpec::new("metapy", "2.0").requires_python(">=3.11"),
+    );
+    let err = lock_error(&s, "metapy>=2\n", "3.10", "win_amd64", &[]);
+    assert!(err.contains("requirements.txt:1: metapy>=2"), "{err}");
+    assert!(err.contains("metapy 2.0: requires Python >=3.11"), "{err}");
+    // Unpinned, the older release that fits is taken.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("requirements.txt"), "metapy\n").unwrap();
+    support::ok(
+        ferry(dir.path())
+            .args(["lock", "-r", "requirements.txt", "-o", "ferry.lock"])
+            .args(["--index-url", &s.url])
+            .args(["--python-version", "3.10", "--platform", "win_amd64"]),
+    );
+    let lock = std::fs::read_to_string(dir.path().join("ferry.lock")).unwrap();
+    assert!(lock.contains("metapy-1.0-py3-none-any.whl"), "{lock}");
+}

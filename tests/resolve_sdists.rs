@@ -278,3 +278,39 @@ fn a_universal2_wheel_serves_an_arm64_mac() {
     );
     assert!(!marker.exists());
 }
+
+#[test]
+fn an_sdist_is_held_to_the_requires_python_of_its_wheels() {
+    // 2.0's wheels need Python 3.11; its sdist's PKG-INFO does not say so. uv takes the wheels' word for it.
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("BUILT");
+    let s = IndexServer::start(Mode::Json);
+    wheel(&s, WheelSpec::new("pyfloor", "1.0"));
+    let w = WheelSpec::new("pyfloor", "2.0")
+        .tag("cp311-cp311-manylinux_2_17_x86_64")
+        .requires_python(">=3.11");
+    s.add("pyfloor", &w.filename(), w.build());
+    s.set_requires_python(&w.filename(), ">=3.11");
+    let (n, b) = sdist_tripwire(
+        "pyfloor",
+        "2.0",
+        "Metadata-Version: 2.2\nName: pyfloor\nVersion: 2.0\n",
+        &marker,
+        &[],
+        false,
+    );
+    s.add("pyfloor", &n, b);
+    let linux = Target::new("3.10", vec!["manylinux_2_28_x86_64".into()]).unwrap();
+    let (got, _) = run(
+        &s,
+        &dir.path().join("work"),
+        vec![linux],
+        vec![req("pyfloor", 1)],
+    );
+    let got = got.unwrap();
+    assert_eq!(
+        find(&got, "pyfloor").file.filename,
+        "pyfloor-1.0-py3-none-any.whl"
+    );
+    assert!(!marker.exists());
+}

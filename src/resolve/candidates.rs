@@ -63,11 +63,10 @@ pub fn candidates(
             let r = listed.entry(v).or_insert(index_rank);
             *r = (*r).min(index_rank);
         }
-        if let Some(rp) = &f.requires_python {
-            if !rp.contains(python) {
-                continue;
-            }
-        }
+        let python_ok = f
+            .requires_python
+            .as_ref()
+            .is_none_or(|rp| rp.contains(python));
         let (version, rank) = if f.filename.ends_with(".whl") {
             let Ok(w) = WheelFilename::from_str(&f.filename) else {
                 continue;
@@ -75,8 +74,9 @@ pub fn candidates(
             if w.name != project.name {
                 continue;
             }
-            let rank = w.best_rank(tags).filter(|_| !rules.no_binary);
+            let rank = w.best_rank(tags).filter(|_| !rules.no_binary && python_ok);
             let Some(rank) = rank else {
+                // Not installable here, but its metadata (Requires-Python included) speaks for the sdist.
                 if !f.yanked {
                     others.entry(w.version).or_default().push(f.clone());
                 }
@@ -84,7 +84,7 @@ pub fn candidates(
             };
             (w.version, rank)
         } else {
-            if rules.only_binary {
+            if rules.only_binary || !python_ok {
                 continue;
             }
             let Some(v) = parse_sdist(&f.filename, &project.name) else {
@@ -123,8 +123,16 @@ pub fn candidates(
             }
             files.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.2.filename.cmp(&b.2.filename)));
             let mut other_wheels = others.remove(&version).unwrap_or_default();
-            // Wheels with a PEP 658 metadata file first: one small request.
-            other_wheels.sort_by_key(|f| (f.core_metadata.is_none(), f.filename.clone()));
+            // Wheels for this Python first, then those with a PEP 658 metadata file (one small request).
+            other_wheels.sort_by_key(|f| {
+                (
+                    f.requires_python
+                        .as_ref()
+                        .is_some_and(|rp| !rp.contains(python)),
+                    f.core_metadata.is_none(),
+                    f.filename.clone(),
+                )
+            });
             Candidate {
                 version,
                 rank: from,

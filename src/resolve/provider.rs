@@ -370,6 +370,12 @@ impl DependencyProvider for Provider<'_> {
             }
             Pkg::Name(name) => {
                 let meta = self.metadata(name, version)?;
+                // Indexes that do not list Requires-Python (find-links, plain mirrors): the metadata says it.
+                if let Some(rp) = &meta.requires_python {
+                    if !rp.contains(&self.python) {
+                        return Ok(Dependencies::Unavailable(format!("requires Python {rp}")));
+                    }
+                }
                 let parent = format!("required by {name} {version}");
                 for r in meta
                     .requires_dist

@@ -53,6 +53,18 @@ pub fn explain(provider: &Provider, target: &Target, tree: &Tree) -> String {
     walk(tree, &mut externals);
     // Packages to explain: those with no usable version in range, else those required in conflicting ways.
     let mut ranges: BTreeMap<PackageName, Ranges<Version>> = BTreeMap::new();
+    // Versions the provider ruled out after reading their metadata ("requires Python >=3.11").
+    let mut unusable: BTreeMap<PackageName, BTreeMap<Version, String>> = BTreeMap::new();
+    for e in &externals {
+        if let External::Custom(p, r, msg) = e {
+            if let (Some(n), Some(v)) = (name_of(p), r.as_singleton()) {
+                unusable
+                    .entry(n.clone())
+                    .or_default()
+                    .insert(v.clone(), msg.clone());
+            }
+        }
+    }
     for e in &externals {
         if let External::NoVersions(p, r) | External::Custom(p, r, _) = e {
             if let Some(n) = name_of(p) {
@@ -110,7 +122,14 @@ pub fn explain(provider: &Provider, target: &Target, tree: &Tree) -> String {
     let edges = provider.edges.lock().unwrap().clone();
     let mut out = String::new();
     for name in names.iter().take(4) {
-        out.push_str(&section(provider, target, name, ranges.get(name), &edges));
+        out.push_str(&section(
+            provider,
+            target,
+            name,
+            ranges.get(name),
+            &edges,
+            unusable.get(name),
+        ));
     }
     if names.len() > 4 {
         out.push_str(&format!(
@@ -141,6 +160,7 @@ fn section(
     name: &PackageName,
     range: Option<&Ranges<Version>>,
     edges: &[Edge],
+    unusable: Option<&BTreeMap<Version, String>>,
 ) -> String {
     let mut s = String::new();
     let mine: BTreeSet<&Edge> = edges.iter().filter(|e| &e.child == name).collect();
@@ -153,7 +173,13 @@ fn section(
     let Ok(project) = provider.project_of(name) else {
         return s;
     };
-    let versions = Versions::of(&project, provider, target, name);
+    let mut versions = Versions::of(&project, provider, target, name);
+    for (v, why) in unusable.into_iter().flatten() {
+        versions
+            .why_not
+            .entry(v.clone())
+            .or_insert_with(|| why.clone());
+    }
     let searched = project
         .index
         .as_ref()
