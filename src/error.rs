@@ -17,6 +17,8 @@ pub enum Error {
     Sources(#[from] crate::fetch::sources::SourceError),
     #[error(transparent)]
     Install(#[from] crate::install::Error),
+    #[error(transparent)]
+    Lock(#[from] crate::lock::Error),
     /// `--hash` pinned for a requirement and the file's sha256 differ (exit 3: verification failed).
     #[error(transparent)]
     HashCheck(Box<crate::resolve::hash_check::HashMismatch>),
@@ -57,6 +59,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Input(_) | Error::Target(_) | Error::Usage(_) | Error::Sources(_) => 2,
+            Error::Lock(e) if e.is_usage() => 2,
             Error::Bundle(e) if e.is_verification() => 3,
             Error::Bundle(e) if e.is_usage() => 2,
             Error::Install(e) if e.is_verification() => 3,
@@ -67,6 +70,7 @@ impl Error {
             | Error::Fetch(_)
             | Error::Bundle(_)
             | Error::Install(_)
+            | Error::Lock(_)
             | Error::Io { .. }
             | Error::Other(_) => 1,
         }

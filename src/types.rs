@@ -82,22 +82,49 @@ impl Sha256 {
 
     /// Stream a file through SHA-256 (flat memory): its digest and length.
     pub fn of_file(path: &std::path::Path) -> std::io::Result<(Self, u64)> {
+        Self::of_reader(std::fs::File::open(path)?)
+    }
+
+    /// Stream a reader through SHA-256: its digest and length.
+    pub fn of_reader(mut reader: impl std::io::Read) -> std::io::Result<(Self, u64)> {
         use sha2::Digest;
-        use std::io::Read;
-        let mut f = std::fs::File::open(path)?;
         let mut h = sha2::Sha256::new();
-        let mut buf = vec![0u8; 1 << 20];
-        let mut len = 0u64;
-        loop {
-            let n = f.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            h.update(&buf[..n]);
-            len += n as u64;
-        }
+        let len = stream_sha256(&mut reader, &mut h, None)?;
         Ok((Self::from_bytes(&h.finalize()), len))
     }
+}
+
+/// The one streaming hash loop: feed everything `reader` yields into `hasher` (and copy it to `out`
+/// when given), 1 MiB at a time. Returns the number of bytes read.
+pub fn stream_sha256(
+    reader: &mut dyn std::io::Read,
+    hasher: &mut sha2::Sha256,
+    mut out: Option<&mut dyn std::io::Write>,
+) -> std::io::Result<u64> {
+    use sha2::Digest;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut len = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => return Ok(len),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        if let Some(o) = out.as_mut() {
+            o.write_all(&buf[..n])?;
+        }
+        len += n as u64;
+    }
+}
+
+/// Percent-decode one URL path segment (`%2F` → `/`, `%2B` → `+`); invalid escapes stay as written and
+/// invalid UTF-8 is replaced.
+pub fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 impl FromStr for Sha256 {

@@ -160,12 +160,7 @@ pub fn model_folder(model: &LockedModel) -> String {
     format!("{HUB}/{}", model.repo.cache_folder(model.kind))
 }
 
-/// Target of the snapshot symlink for a file at `path` in the repo: `../../blobs/BLOB`, one more `../` per
-/// folder level of `path`.
-pub fn snapshot_link_target(path: &str, blob: &str) -> String {
-    let depth = path.matches('/').count();
-    format!("{}../../blobs/{blob}", "../".repeat(depth))
-}
+pub use crate::lock::snapshot_link_target;
 
 /// Every package and model blob named by the lock must be a listed file with the lock's sha256 and size, and
 /// every model file must have its snapshot symlink into its blob. Returns the member and what is wrong.
@@ -212,10 +207,13 @@ pub(crate) fn check_manifest(
                 return Err((member, "blob name contains '/'".into()));
             }
             check_member_name(&member).map_err(|e| (member.clone(), e))?;
+            let Some(sha256) = &f.sha256 else {
+                return Err((member, "the lock gives no sha256 for it".into()));
+            };
             if !lock.omits(&member) {
-                expect(member, &f.sha256, f.size)?;
+                expect(member, sha256, f.size)?;
             }
-            let link = format!("{folder}/snapshots/{}/{}", m.commit, f.path);
+            let link = format!("{folder}/{}", f.snapshot_path(&m.commit));
             check_member_name(&link).map_err(|e| (link.clone(), e))?;
             let target = snapshot_link_target(&f.path, &f.blob);
             match links.get(&link) {

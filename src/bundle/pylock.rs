@@ -451,7 +451,7 @@ mod tests {
             local_paths: vec![],
             skipped: vec![],
             torch: vec![],
-            files: vec![],
+            files: Vec::new(),
             delta: None,
         };
         let text = render(&lock, true);

@@ -365,7 +365,7 @@ pub fn render(lock: &Lock, manifest: &str, sources: &Sources) -> Result<String, 
                     "type": "file",
                     "bom-ref": format!("{bom_ref}#{}", f.path),
                     "name": f.path,
-                    "hashes": [{ "alg": "SHA-256", "content": f.sha256.as_str() }],
+                    "hashes": [{ "alg": "SHA-256", "content": f.sha256_hex() }],
                     "properties": [
                         {"name": "ferry:member", "value": format!("{folder}/blobs/{}", f.blob)},
                         {"name": "ferry:size", "value": f.size.to_string()},

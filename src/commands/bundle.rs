@@ -1,19 +1,15 @@
 //! `ferry bundle`: lock (or read `--locked`), download every file, pack and sign.
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 
-use rayon::prelude::*;
-
-use super::lock::{cache_dir, cached_path, make_lock};
 use crate::bundle::{self, Entry, WriteOptions};
-use crate::fetch::download::{self, DownloadRequest, Progress};
+use crate::fetch::cache::Cache;
+use crate::fetch::download::Progress;
 use crate::fetch::hub::Hub;
-use crate::fetch::index::IndexClient;
 use crate::fetch::models::{fetch_models, plan_summary, StagedFile};
-use crate::fetch::simple::DistFile;
 use crate::inputs;
-use crate::lock::Lock;
-use crate::resolve::{sdist::SdistBuilder, Pinned};
+use crate::lock::packages::{build_pure_sdists, cached_path, fetch_packages};
+use crate::lock::{make_lock, Lock};
+use crate::resolve::Pinned;
 use crate::types::plural;
 
 #[derive(Debug, Clone)]
@@ -55,15 +51,20 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
         .transpose()?;
     let (mut lock, pinned, index) = match &settings.locked {
         Some(path) if bundle::pylock::is_pylock_path(path) => {
+            crate::fetch::sources::remember_credentials(&settings.inputs);
             let targets = inputs::plan::targets_only(&settings.inputs)?;
-            let created = super::lock::created_time();
+            let created = crate::lock::created_time();
             (
                 bundle::pylock::read(path, &targets, created)?,
                 Vec::new(),
                 None,
             )
         }
-        Some(path) => (read_lock(path)?, Vec::new(), None),
+        Some(path) => {
+            // Credentials for a locked rebuild: the same flags and environment as `lock` (netrc too).
+            crate::fetch::sources::remember_credentials(&settings.inputs);
+            (crate::lock::read(path)?, Vec::new(), None)
+        }
         None => {
             let plan = inputs::plan::build(&settings.inputs)?;
             super::note_default_target(&plan, progress);
@@ -71,7 +72,7 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
             (made.lock, made.pinned, Some(made.index))
         }
     };
-    let cache = cache_dir(settings.inputs.cache_dir.as_deref());
+    let cache = Cache::locate(settings.inputs.cache_dir.as_deref());
     if settings.dry_run {
         print!("{}", dry_run_summary(&lock, &cache, &pinned));
         return Ok(());
@@ -90,7 +91,7 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
         all_bytes.saturating_sub(cached_bytes),
     );
 
-    let mut entries = fetch_packages(
+    let mut members = fetch_packages(
         &lock,
         &pinned,
         index.as_ref(),
@@ -98,7 +99,11 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
         settings.inputs.jobs,
         progress,
     )?;
-    build_pure_sdists(&mut lock, &mut entries, &cache, progress)?;
+    build_pure_sdists(&mut lock, &mut members, &cache, progress)?;
+    let mut entries: Vec<Entry> = members
+        .into_iter()
+        .map(|(member, file)| entry(member, file))
+        .collect();
     if !lock.models.is_empty() {
         let endpoint = settings
             .inputs
@@ -109,24 +114,18 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
         let staged = fetch_models(
             &mut lock.models,
             &hub,
-            &cache.join("models"),
+            &cache.models(),
             settings.inputs.jobs,
             progress,
         )?;
-        for (member, file) in staged {
-            entries.push(match file {
-                StagedFile::File { path, sha256, size } => Entry::File {
-                    member,
-                    path,
-                    sha256,
-                    size,
-                },
-                StagedFile::Symlink { target } => Entry::Symlink { member, target },
-            });
-        }
+        entries.extend(staged.into_iter().map(|(member, file)| entry(member, file)));
     }
-    let files =
-        crate::fetch::plain_url::stage_files(&lock.files, &cache, settings.inputs.jobs, progress)?;
+    let files = crate::fetch::plain_url::stage_files(
+        &lock.files,
+        cache.root(),
+        settings.inputs.jobs,
+        progress,
+    )?;
     for (member, path, sha256, size) in files {
         entries.push(Entry::File {
             member,
@@ -218,9 +217,9 @@ fn ferry_binary() -> Result<Entry, crate::Error> {
 }
 
 /// Package and model files already in the download cache: (count, bytes).
-fn cached_files(lock: &Lock, cache: &Path, pinned: &[Pinned]) -> (usize, u64) {
+fn cached_files(lock: &Lock, cache: &Cache, pinned: &[Pinned]) -> (usize, u64) {
     let (n, b) = cached_packages(lock, cache, pinned);
-    let models = cache.join("models");
+    let models = cache.models();
     let mut seen = std::collections::BTreeSet::new();
     lock.models
         .iter()
@@ -244,7 +243,7 @@ fn all_files(lock: &Lock) -> (usize, u64) {
 }
 
 /// Package files already in the download cache: (count, bytes).
-fn cached_packages(lock: &Lock, cache: &Path, pinned: &[Pinned]) -> (usize, u64) {
+fn cached_packages(lock: &Lock, cache: &Cache, pinned: &[Pinned]) -> (usize, u64) {
     lock.packages
         .iter()
         .filter(|p| {
@@ -258,33 +257,7 @@ fn cached_packages(lock: &Lock, cache: &Path, pinned: &[Pinned]) -> (usize, u64)
         .fold((0, 0), |(n, b), p| (n + 1, b + p.size))
 }
 
-fn read_lock(path: &Path) -> Result<Lock, crate::Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| crate::Error::io(path, e))?;
-    let lock = Lock::from_json(&text)
-        .map_err(|e| crate::Error::Usage(format!("{}: not a ferry lock: {e}", path.display())))?;
-    if lock.format != crate::lock::FORMAT_VERSION {
-        return Err(crate::Error::Usage(format!(
-            "{}: lock format {} is not supported (this ferry reads {})",
-            path.display(),
-            lock.format,
-            crate::lock::FORMAT_VERSION
-        )));
-    }
-    for t in &lock.targets {
-        t.validate()?;
-    }
-    Ok(lock)
-}
-
-/// The lock's index URLs, for builds that need build requirements.
-fn lock_indexes(lock: &Lock) -> Vec<url::Url> {
-    lock.indexes
-        .iter()
-        .filter_map(|u| url::Url::parse(u).ok())
-        .collect()
-}
-
-fn dry_run_summary(lock: &Lock, cache: &Path, pinned: &[Pinned]) -> String {
+fn dry_run_summary(lock: &Lock, cache: &Cache, pinned: &[Pinned]) -> String {
     let mut s = String::new();
     let mut total = 0u64;
     // FILE SIZE TARGETS, the file name shortened in the middle when COLUMNS is too narrow.
@@ -349,180 +322,15 @@ fn dry_run_summary(lock: &Lock, cache: &Path, pinned: &[Pinned]) -> String {
     s
 }
 
-/// Pure-Python sdists the lock names travel as the wheels built from them (built now, not at lock time,
-/// and kept in the cache); the bundle's manifest names the wheel and the sdist it came from. An sdist whose
-/// build fails travels as itself.
-fn build_pure_sdists(
-    lock: &mut Lock,
-    entries: &mut [Entry],
-    cache: &Path,
-    progress: &dyn Progress,
-) -> Result<(), crate::Error> {
-    let todo: Vec<usize> = (0..lock.packages.len())
-        .filter(|&i| {
-            let p = &lock.packages[i];
-            p.kind == crate::lock::DistKind::Sdist && !p.needs_compiler
-        })
-        .collect();
-    if todo.is_empty() {
-        return Ok(());
+/// A staged file as a bundle entry.
+fn entry(member: String, file: StagedFile) -> Entry {
+    match file {
+        StagedFile::File { path, sha256, size } => Entry::File {
+            member,
+            path,
+            sha256,
+            size,
+        },
+        StagedFile::Symlink { target } => Entry::Symlink { member, target },
     }
-    let builder = SdistBuilder::new(cache.join("build"), &lock_indexes(lock), lock.created);
-    for i in todo {
-        let p = &lock.packages[i];
-        let member = format!("wheels/{}", p.filename);
-        let Some(Entry::File { path, .. }) = entries
-            .iter()
-            .find(|e| matches!(e, Entry::File { member: m, .. } if *m == member))
-        else {
-            continue;
-        };
-        let file = DistFile {
-            filename: p.filename.clone(),
-            url: url::Url::from_file_path(path)
-                .map_err(|_| crate::Error::Other(format!("{}: not a file path", path.display())))?,
-            sha256: Some(p.sha256.clone()),
-            requires_python: None,
-            yanked: false,
-            core_metadata: None,
-            size: None,
-        };
-        progress.message(&format!("building a wheel from {}", p.filename));
-        let Some(wheel) = builder.wheel_for(&p.name, &file)? else {
-            eprintln!(
-                "warning: {} could not be built into a pure-Python wheel here; it travels as an sdist",
-                p.filename
-            );
-            continue;
-        };
-        let (sha, size) =
-            crate::types::Sha256::of_file(&wheel).map_err(|e| crate::Error::io(&wheel, e))?;
-        let wname = wheel
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        for e in entries.iter_mut() {
-            if matches!(e, Entry::File { member: m, .. } if *m == member) {
-                *e = Entry::File {
-                    member: format!("wheels/{wname}"),
-                    path: wheel.clone(),
-                    sha256: sha.clone(),
-                    size,
-                };
-            }
-        }
-        let p = &mut lock.packages[i];
-        p.built_from = Some(std::mem::replace(&mut p.filename, wname));
-        p.kind = crate::lock::DistKind::Wheel;
-        p.sha256 = sha;
-        p.size = size;
-    }
-    lock.normalize();
-    Ok(())
-}
-
-/// Download (or find in the cache) every package file; pure wheels built from sdists are rebuilt when
-/// the cache lacks them.
-fn fetch_packages(
-    lock: &Lock,
-    pinned: &[Pinned],
-    index: Option<&Arc<IndexClient>>,
-    cache: &Path,
-    jobs: usize,
-    progress: &dyn Progress,
-) -> Result<Vec<Entry>, crate::Error> {
-    // Fail-over URLs: the same file on the other configured indexes (not with --locked: a locked
-    // bundle queries nothing but the files it names).
-    let index = index.cloned();
-    let reqs: Vec<DownloadRequest> = lock
-        .packages
-        .par_iter()
-        .map(|p| {
-            let pin = pinned.iter().find(|x| {
-                x.name == p.name
-                    && (x.file.filename == p.filename
-                        || p.built_from.as_deref() == Some(x.file.filename.as_str()))
-            });
-            let mut urls = vec![url::Url::parse(&p.url)
-                .map_err(|e| crate::Error::Usage(format!("lock: bad URL {}: {e}", p.url)))?];
-            if p.built_from.is_none() {
-                if let Some(index) = &index {
-                    for u in index.alternates(&p.name, &p.filename, &p.sha256) {
-                        if !urls.contains(&u) {
-                            urls.push(u);
-                        }
-                    }
-                }
-            }
-            Ok(DownloadRequest {
-                urls,
-                dest: cached_path(cache, p, pin),
-                sha256: Some(p.sha256.clone()),
-                size: Some(p.size).filter(|s| *s > 0),
-                auth: None,
-                label: p.filename.clone(),
-            })
-        })
-        .collect::<Result<_, crate::Error>>()?;
-    // Wheels ferry built from sdists: from the cache, or rebuilt from the sdist the lock names (the build
-    // is pinned to the lock's time, so it gives the same bytes; anything else is an error).
-    let (built, fetch): (Vec<_>, Vec<_>) = reqs
-        .into_iter()
-        .zip(&lock.packages)
-        .partition(|(_, p)| p.built_from.is_some());
-    let builder = SdistBuilder::new(cache.join("build"), &lock_indexes(lock), lock.created);
-    for (r, p) in &built {
-        if !r.dest.exists() {
-            let sdist = p.built_from.clone().unwrap_or_default();
-            progress.message(&format!("rebuilding {} from {sdist}", p.filename));
-            let file = DistFile {
-                filename: sdist,
-                url: r.urls[0].clone(),
-                sha256: None,
-                requires_python: None,
-                yanked: false,
-                core_metadata: None,
-                size: None,
-            };
-            let wheel = builder.wheel_for(&p.name, &file)?.ok_or_else(|| {
-                crate::Error::Other(format!(
-                    "{}: could not rebuild it from {}",
-                    p.filename, file.filename
-                ))
-            })?;
-            if wheel != r.dest {
-                std::fs::rename(&wheel, &r.dest).map_err(|e| crate::Error::io(&r.dest, e))?;
-            }
-        }
-        let (sha, _) =
-            crate::types::Sha256::of_file(&r.dest).map_err(|e| crate::Error::io(&r.dest, e))?;
-        if sha != p.sha256 {
-            return Err(crate::Error::Other(format!(
-                "{}: the wheel built from {} has sha256 {sha}, the lock says {} (the build is not reproducible; run `ferry lock` again)",
-                r.dest.display(),
-                p.built_from.as_deref().unwrap_or("?"),
-                p.sha256
-            )));
-        }
-    }
-    let fetch_reqs: Vec<DownloadRequest> = fetch.iter().map(|(r, _)| r.clone()).collect();
-    let done = download::download_all(fetch_reqs, jobs, progress)?;
-    let retries: u32 = done.iter().map(|d| d.retries).sum();
-    if retries > 0 {
-        progress.message(&format!(
-            "{} needed",
-            plural(retries as usize, "download retry")
-        ));
-    }
-    let mut entries = Vec::new();
-    for (r, p) in built.iter().chain(fetch.iter()) {
-        // Wheels and sdists side by side: `pip install --no-index --find-links wheels/` takes both.
-        entries.push(Entry::File {
-            member: format!("wheels/{}", p.filename),
-            path: r.dest.clone(),
-            sha256: p.sha256.clone(),
-            size: p.size,
-        });
-    }
-    Ok(entries)
 }

@@ -1,5 +1,4 @@
 //! One function per subcommand: orchestration only.
-use std::path::PathBuf;
 
 pub mod bundle;
 pub mod diff;
@@ -26,40 +25,8 @@ pub enum Command {
     Serve(serve::Settings),
 }
 
-/// MANIFEST, INPUTS, TARGETS and SOURCES of `lock` and `bundle`, as plain settings.
-#[derive(Debug, Default, Clone)]
-pub struct InputSettings {
-    pub manifest: Option<PathBuf>,
-    pub requirements: Vec<PathBuf>,
-    pub constraints: Vec<PathBuf>,
-    pub configs: Vec<PathBuf>,
-    pub models: Vec<String>,
-    pub include: Vec<String>,
-    pub exclude: Vec<String>,
-    pub variant: Option<String>,
-    pub python_versions: Vec<String>,
-    pub platforms: Vec<String>,
-    pub target_files: Vec<PathBuf>,
-    pub index_url: Option<String>,
-    pub extra_index_urls: Vec<String>,
-    pub find_links: Vec<String>,
-    pub hf_endpoint: Option<String>,
-    pub pre: bool,
-    pub skip_unbundlable: bool,
-    /// A local file named by a config that does not exist is a warning, not an error.
-    pub skip_missing: bool,
-    pub cache_dir: Option<PathBuf>,
-    pub jobs: usize,
-    pub index_strategy: Option<String>,
-    pub torch_backend: Option<String>,
-    pub torch_index_base: Option<String>,
-    /// Do not add the target's pip (`--no-pip`).
-    pub no_pip: bool,
-    /// pip's `--only-binary` / `--no-binary` values, `--require-hashes`.
-    pub only_binary: Vec<String>,
-    pub no_binary: Vec<String>,
-    pub require_hashes: bool,
-}
+/// Moved to the inputs stage (it is what the plan is built from); re-exported for the commands.
+pub use crate::inputs::InputSettings;
 
 pub fn run(command: Command) -> Result<(), crate::Error> {
     match command {

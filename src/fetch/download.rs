@@ -2,27 +2,24 @@
 //! to `DEST.incomplete` with sha256 computed on the way, resume with `Range`, retries with backoff, fail-over
 //! between mirrors, and an atomic rename once the content is proven right.
 //!
-//! Network IO runs on a small tokio runtime; the file writes and hashing of each download run on a blocking
+//! Network IO runs on the shared runtime and client ([`super::http`]); the file writes and hashing of each download run on a blocking
 //! thread fed by a bounded channel, so memory stays flat for multi-GB files.
-use std::io::{self, Read, Seek, Write};
+use std::io::{self, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures_util::{StreamExt, TryStreamExt};
-use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_RANGE, LOCATION, RANGE, RETRY_AFTER};
+use reqwest::header::{HeaderMap, CONTENT_RANGE, RANGE};
 use sha2::Digest;
 use tokio::sync::{mpsc, oneshot};
 use url::Url;
 
 use super::error::{Error, UrlFailure};
-use crate::types::Sha256;
+use super::http::retry::{self, Budget};
+use super::http::{self, Request};
+use crate::types::{stream_sha256, Sha256};
 
-/// Attempts per URL before moving to the next one.
-pub(crate) const MAX_ATTEMPTS: u32 = 4;
-/// Redirects followed by hand per request.
-const MAX_REDIRECTS: usize = 10;
-/// Longest `Retry-After` honoured.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+pub use super::http::retry::{backoff, MAX_ATTEMPTS};
 
 /// One file to fetch.
 #[derive(Clone, Debug)]
@@ -32,7 +29,7 @@ pub struct DownloadRequest {
     pub dest: PathBuf,
     pub sha256: Option<Sha256>,
     pub size: Option<u64>,
-    /// Bearer token, sent only to the first URL's host (never across a redirect to another host).
+    /// Bearer token, sent only to the first URL's origin (never to a mirror or a redirect elsewhere).
     pub auth: Option<String>,
     /// Name shown in progress output and errors.
     pub label: String,
@@ -69,7 +66,8 @@ impl Progress for SilentProgress {
     fn message(&self, _: &str) {}
 }
 
-/// Download every request, at most `jobs` at a time; results come back in request order. The first
+/// Download every request, at most `jobs` at a time, on the shared client and runtime; results come back
+/// in request order. Scheduling is unordered: one slow file never keeps the next from starting. The first
 /// failure stops the rest (their `.incomplete` files stay for a later resume).
 pub fn download_all(
     reqs: Vec<DownloadRequest>,
@@ -79,18 +77,34 @@ pub fn download_all(
     if reqs.is_empty() {
         return Ok(Vec::new());
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io("<tokio runtime>", e))?;
-    let client = super::http::download_client();
-    runtime.block_on(async {
-        futures_util::stream::iter(reqs.iter().map(|r| download_one(&client, r, progress)))
-            .buffered(jobs.max(1))
-            .try_collect()
-            .await
-    })
+    let client = http::client()?;
+    let received = AtomicU64::new(0);
+    let received = &received;
+    let mut done: Vec<(usize, Downloaded)> = http::block_on(async {
+        futures_util::stream::iter(reqs.iter().enumerate().map(|(i, r)| async move {
+            download_one(client, r, progress, received)
+                .await
+                .map(|d| (i, d))
+        }))
+        .buffer_unordered(jobs.max(1))
+        .try_collect()
+        .await
+    })?;
+    done.sort_by_key(|(i, _)| *i);
+    Ok(done.into_iter().map(|(_, d)| d).collect())
+}
+
+/// Bytes one attempt received, counted into the batch's total as they arrive.
+struct Received<'a> {
+    batch: &'a AtomicU64,
+    mine: u64,
+}
+
+impl Received<'_> {
+    fn add(&mut self, n: u64) {
+        self.mine += n;
+        self.batch.fetch_add(n, Ordering::Relaxed);
+    }
 }
 
 /// `DEST.incomplete`, next to DEST.
@@ -100,10 +114,13 @@ pub fn incomplete_path(dest: &Path) -> PathBuf {
     dest.with_file_name(name)
 }
 
+/// `received` counts the bytes every download of this batch received: a failure while the others keep
+/// receiving is the server being flaky, not down (see [`Budget::failed_while`]).
 async fn download_one(
-    client: &reqwest::Client,
+    client: &http::Client,
     req: &DownloadRequest,
     progress: &dyn Progress,
+    received: &AtomicU64,
 ) -> Result<Downloaded, Error> {
     let Some(first) = req.urls.first() else {
         return Err(Error::Download {
@@ -155,9 +172,19 @@ async fn download_one(
     let mut retries = 0;
     for url in &req.urls {
         let mut attempts = 0;
+        let mut budget = Budget::starting_at(len);
+        // Bytes the batch (and this file) received since the first attempt on this URL: when others kept
+        // receiving while this file failed, the server is flaky rather than down.
+        let batch_start = received.load(Ordering::Relaxed);
+        let mut mine = Received {
+            batch: received,
+            mine: 0,
+        };
         let error = loop {
             attempts += 1;
-            let result = match fetch_into(client, req, url, &mut len, &writer, progress).await {
+            let fetched =
+                fetch_into(client, req, url, &mut len, &writer, progress, &mut mine).await;
+            let result = match fetched {
                 Ok(served) => verify(&writer, req, &served).await,
                 Err(e) => Err(e),
             };
@@ -173,11 +200,13 @@ async fn download_one(
                 progress.start(&req.label, req.size);
                 break err;
             }
-            if !err.is_retryable() || attempts >= MAX_ATTEMPTS {
+            // An attempt that received new bytes does not use up the budget.
+            let others = received.load(Ordering::Relaxed) - batch_start > mine.mine;
+            if !err.is_retryable() || !budget.failed_while(len, others) {
                 break err;
             }
             retries += 1;
-            let wait = backoff(attempts, err.retry_after());
+            let wait = retry::backoff(budget.failures(), err.retry_after());
             progress.message(&format!(
                 "{}: {err}; retrying in {:.1}s",
                 req.label,
@@ -199,135 +228,104 @@ async fn download_one(
     })
 }
 
-/// One request (following redirects by hand) streamed into `writer`, continuing from `len` bytes.
+/// One request (the client follows redirects) streamed into `writer`, continuing from `len` bytes.
 /// Returns the URL that finally served the body.
 async fn fetch_into(
-    client: &reqwest::Client,
+    client: &http::Client,
     req: &DownloadRequest,
     url: &Url,
     len: &mut u64,
     writer: &Writer,
     progress: &dyn Progress,
+    received: &mut Received<'_>,
 ) -> Result<Url, Error> {
     if url.scheme() == "file" {
         return copy_local(req, url, len, writer, progress).await;
     }
-    let mut current = url.clone();
-    for _ in 0..=MAX_REDIRECTS {
-        let mut builder = client.get(current.clone());
-        if let Some(token) = &req.auth {
-            if same_host(&current, &req.urls[0]) {
-                builder = builder.header(AUTHORIZATION, format!("Bearer {token}"));
-            }
+    // The token belongs to the first URL's origin; fail-over mirrors elsewhere do not get it.
+    let same_origin = http::auth::Origin::of(url) == http::auth::Origin::of(&req.urls[0]);
+    let mut request = Request::get(url.clone()).bearer(req.auth.as_deref().filter(|_| same_origin));
+    if *len > 0 {
+        request = request.header(RANGE.as_str(), &format!("bytes={len}-"));
+    }
+    let resp = client.send(&request).await?;
+    let current = resp.url.clone();
+    match resp.status() {
+        200 if *len > 0 => {
+            // The server ignored the range: start over cleanly.
+            writer.reset().await?;
+            *len = 0;
+            progress.start(&req.label, req.size);
         }
-        if *len > 0 {
-            builder = builder.header(RANGE, format!("bytes={len}-"));
-        }
-        let resp = builder
-            .send()
-            .await
-            .map_err(|e| Error::from_reqwest(&current, e))?;
-        let status = resp.status().as_u16();
-        if matches!(status, 301 | 302 | 303 | 307 | 308) {
-            let mut next = resp
-                .headers()
-                .get(LOCATION)
-                .and_then(|l| l.to_str().ok())
-                .and_then(|l| current.join(l).ok())
-                .ok_or_else(|| Error::BadRedirect {
-                    url: current.clone(),
-                })?;
-            // Credentials in the URL (a private index) stay with their host, like the bearer token.
-            if same_host(&next, url) && next.username().is_empty() && !url.username().is_empty() {
-                let _ = next.set_username(url.username());
-                let _ = next.set_password(url.password());
-            }
-            current = next;
-            continue;
-        }
-        match status {
-            200 if *len > 0 => {
-                // The server ignored the range: start over cleanly.
-                writer.reset().await?;
-                *len = 0;
-                progress.start(&req.label, req.size);
-            }
-            200 => {}
-            206 => {
-                let start = content_range_start(resp.headers());
-                if start != Some(*len) {
-                    writer.reset().await?;
-                    *len = 0;
-                    progress.start(&req.label, req.size);
-                    return Err(Error::Range {
-                        url: current,
-                        message: format!("asked for byte {len}, got range start {start:?}"),
-                    });
-                }
-            }
-            416 if *len > 0 => {
+        200 => {}
+        206 => {
+            let start = content_range_start(resp.headers());
+            if start != Some(*len) {
                 writer.reset().await?;
                 *len = 0;
                 progress.start(&req.label, req.size);
                 return Err(Error::Range {
                     url: current,
-                    message: "416 range not satisfiable".into(),
+                    message: format!("asked for byte {len}, got range start {start:?}"),
                 });
             }
-            _ => return Err(status_error(current, resp.headers(), status)),
         }
-        let content_length = resp.content_length();
-        let start = *len;
-        let mut body = resp.bytes_stream();
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| {
-                if e.is_timeout() {
-                    Error::Timeout {
-                        url: current.clone(),
-                        message: "no data within the read timeout".into(),
-                    }
-                } else {
-                    Error::Truncated {
-                        url: current.clone(),
-                        got: *len - start,
-                        expected: content_length.unwrap_or(0),
-                    }
-                }
-            })?;
-            let n = chunk.len() as u64;
-            if let Some(expected) = req.size.filter(|&s| *len + n > s) {
-                // More than the file can hold: stop reading now rather than at the end.
-                return Err(Error::SizeMismatch {
-                    url: current,
-                    expected,
-                    actual: *len + n,
-                });
-            }
-            writer.write(Box::new(chunk)).await?;
-            *len += n;
-            progress.advance(&req.label, n);
-        }
-        let got = *len - start;
-        if let Some(expected) = content_length.filter(|&cl| got < cl) {
-            return Err(Error::Truncated {
+        416 if *len > 0 => {
+            writer.reset().await?;
+            *len = 0;
+            progress.start(&req.label, req.size);
+            return Err(Error::Range {
                 url: current,
-                got,
-                expected,
+                message: "416 range not satisfiable".into(),
             });
         }
-        if let Some(size) = req.size.filter(|&s| *len < s) {
-            return Err(Error::Truncated {
-                url: current,
-                got: *len,
-                expected: size,
-            });
-        }
-        return Ok(current);
+        _ => return Err(resp.status_error()),
     }
-    Err(Error::TooManyRedirects {
-        url: url.clone(),
-        limit: MAX_REDIRECTS,
-    })
+    let content_length = resp.inner.content_length();
+    let start = *len;
+    let mut body = resp.chunks();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| match e {
+            Error::Timeout { .. } => Error::Timeout {
+                url: current.clone(),
+                message: "no data within the read timeout".into(),
+            },
+            _ => Error::Truncated {
+                url: current.clone(),
+                got: *len - start,
+                expected: content_length.unwrap_or(0),
+            },
+        })?;
+        let n = chunk.len() as u64;
+        if let Some(expected) = req.size.filter(|&s| *len + n > s) {
+            // More than the file can hold: stop reading now rather than at the end.
+            return Err(Error::SizeMismatch {
+                url: current,
+                expected,
+                actual: *len + n,
+            });
+        }
+        writer.write(Box::new(chunk)).await?;
+        *len += n;
+        received.add(n);
+        progress.advance(&req.label, n);
+    }
+    let got = *len - start;
+    if let Some(expected) = content_length.filter(|&cl| got < cl) {
+        return Err(Error::Truncated {
+            url: current,
+            got,
+            expected,
+        });
+    }
+    if let Some(size) = req.size.filter(|&s| *len < s) {
+        return Err(Error::Truncated {
+            url: current,
+            got: *len,
+            expected: size,
+        });
+    }
+    Ok(current)
 }
 
 /// A `file:` URL (a `--find-links` folder): stream the local file through the same writer and checks.
@@ -402,10 +400,6 @@ async fn finish(
     })
 }
 
-fn same_host(a: &Url, b: &Url) -> bool {
-    a.host_str() == b.host_str() && a.port_or_known_default() == b.port_or_known_default()
-}
-
 /// `bytes START-END/TOTAL` → START.
 fn content_range_start(headers: &HeaderMap) -> Option<u64> {
     let value = headers.get(CONTENT_RANGE)?.to_str().ok()?;
@@ -413,73 +407,15 @@ fn content_range_start(headers: &HeaderMap) -> Option<u64> {
     range.split('-').next()?.trim().parse().ok()
 }
 
-fn status_error(url: Url, headers: &HeaderMap, status: u16) -> Error {
-    let code = headers
-        .get("x-error-code")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let retry_after = headers
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
-    Error::Status {
-        url,
-        status,
-        code,
-        retry_after,
-    }
-}
-
-/// Exponential backoff with jitter (base `FERRY_RETRY_BASE_MS`, default 500 ms), or the server's
-/// `Retry-After` (capped) when it gave one.
-pub(crate) fn backoff(attempt: u32, retry_after: Option<Duration>) -> Duration {
-    if let Some(after) = retry_after {
-        return after.min(MAX_RETRY_AFTER);
-    }
-    let base = std::env::var("FERRY_RETRY_BASE_MS")
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .unwrap_or(500);
-    let exp = base.saturating_mul(1 << attempt.saturating_sub(1).min(6));
-    let capped = exp.min(base.max(1).saturating_mul(20));
-    let jitter = random_u64() % (capped / 2 + 1);
-    Duration::from_millis(capped / 2 + jitter + capped / 4)
-}
-
-fn random_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish()
-}
-
 /// Size and sha256 of an existing file, `None` when it does not exist.
 async fn hash_existing(path: PathBuf) -> Result<Option<(u64, Sha256)>, Error> {
-    tokio::task::spawn_blocking(move || match std::fs::File::open(&path) {
-        Ok(mut f) => {
-            let mut hasher = sha2::Sha256::new();
-            let size = hash_into(&mut f, &mut hasher).map_err(|e| Error::io(&path, e))?;
-            Ok(Some((size, Sha256::from_bytes(&hasher.finalize()))))
-        }
+    tokio::task::spawn_blocking(move || match Sha256::of_file(&path) {
+        Ok((sha, size)) => Ok(Some((size, sha))),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io(&path, e)),
     })
     .await
     .expect("hashing task does not panic")
-}
-
-fn hash_into(reader: &mut impl Read, hasher: &mut sha2::Sha256) -> io::Result<u64> {
-    let mut buf = vec![0u8; 1 << 20];
-    let mut total = 0;
-    loop {
-        let n = reader.read(&mut buf)?;
-        if n == 0 {
-            return Ok(total);
-        }
-        hasher.update(&buf[..n]);
-        total += n as u64;
-    }
 }
 
 /// Bytes as the HTTP client received them, handed to the writer thread without a copy.
@@ -490,7 +426,10 @@ enum Cmd {
     Reset(oneshot::Sender<io::Result<()>>),
     Digest(oneshot::Sender<io::Result<(u64, Sha256)>>),
     Commit(PathBuf, oneshot::Sender<io::Result<()>>),
-    Close { remove: bool },
+    Close {
+        remove: bool,
+        done: oneshot::Sender<()>,
+    },
 }
 
 /// The `.incomplete` file of one download, owned by a blocking thread that writes and hashes.
@@ -547,9 +486,12 @@ impl Writer {
         self.request(|reply| Cmd::Commit(dest, reply)).await
     }
 
-    /// Stop; remove the file when it holds nothing worth resuming.
+    /// Stop (and wait until the file is closed); remove the file when it holds nothing worth resuming.
     async fn close(self, remove: bool) {
-        let _ = self.tx.send(Cmd::Close { remove }).await;
+        let (done, closed) = oneshot::channel();
+        if self.tx.send(Cmd::Close { remove, done }).await.is_ok() {
+            let _ = closed.await;
+        }
     }
 }
 
@@ -569,7 +511,7 @@ impl WriterState {
             .truncate(false)
             .open(path)?;
         let mut hasher = sha2::Sha256::new();
-        let len = hash_into(&mut file, &mut hasher)?;
+        let len = stream_sha256(&mut file, &mut hasher, None)?;
         file.seek(io::SeekFrom::Start(len))?;
         Ok(WriterState {
             file: io::BufWriter::with_capacity(1 << 18, file),
@@ -643,11 +585,12 @@ fn writer_loop(path: PathBuf, mut rx: mpsc::Receiver<Cmd>) {
                 let _ = reply.send(result);
                 return;
             }
-            Cmd::Close { remove } => {
+            Cmd::Close { remove, done } => {
                 drop(state);
                 if remove {
                     let _ = std::fs::remove_file(&path);
                 }
+                let _ = done.send(());
                 return;
             }
         }
@@ -664,16 +607,6 @@ mod tests {
             incomplete_path(Path::new("/a/b/x.whl")),
             PathBuf::from("/a/b/x.whl.incomplete")
         );
-    }
-
-    #[test]
-    fn backoff_grows_and_honours_retry_after() {
-        assert_eq!(
-            backoff(1, Some(Duration::from_secs(3))),
-            Duration::from_secs(3)
-        );
-        assert_eq!(backoff(1, Some(Duration::from_secs(3600))), MAX_RETRY_AFTER);
-        assert!(backoff(1, None) <= backoff(4, None) + Duration::from_millis(500));
     }
 
     #[test]

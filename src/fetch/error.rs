@@ -90,6 +90,10 @@ pub enum Error {
         Shown(url)
     )]
     Gated { repo: RepoId, url: Url },
+    #[error("{}: cannot use this CA bundle: {message}", path.display())]
+    CaBundle { path: PathBuf, message: String },
+    #[error("{}: cannot read credentials: {message}", path.display())]
+    Credentials { path: PathBuf, message: String },
     #[error("{0}")]
     Config(String),
     /// An error while pinning a model the user named somewhere (config key, manifest, flag).
@@ -107,14 +111,14 @@ pub struct UrlFailure {
 
 struct Tried<'a>(&'a [UrlFailure]);
 
-/// A URL as shown to users: any password in it replaced by `***`.
+/// A URL as shown to users: any password in it replaced by `****`.
 pub struct Shown<'a>(pub &'a Url);
 
 impl fmt::Display for Shown<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.0.password().is_some() {
             let mut u = self.0.clone();
-            let _ = u.set_password(Some("***"));
+            let _ = u.set_password(Some("****"));
             write!(f, "{u}")
         } else {
             write!(f, "{}", self.0)
@@ -191,7 +195,7 @@ impl Error {
 }
 
 /// `err: cause: cause` in one line.
-fn error_chain(err: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
     let mut s = err.to_string();
     let mut source = err.source();
     while let Some(e) = source {
@@ -217,7 +221,7 @@ mod tests {
         };
         assert_eq!(
             err.to_string(),
-            "https://user:***@index.example/simple/x/: HTTP 503"
+            "https://user:****@index.example/simple/x/: HTTP 503"
         );
         let all = Error::Download {
             label: "x.whl".into(),

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::error::Error;
+use super::http::Request;
 use crate::types::{CommitSha, RepoId, RepoKind};
 
 /// The hub used when neither `--hf-endpoint` nor `HF_ENDPOINT` says otherwise.
@@ -16,7 +17,7 @@ pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 pub struct Hub {
     endpoint: Url,
     token: Option<String>,
-    client: reqwest::blocking::Client,
+    client: &'static super::http::Client,
 }
 
 /// A revision resolved to its commit.
@@ -89,34 +90,50 @@ struct LfsJson {
 }
 
 /// Where the endpoint and token come from, looked up through `var` (the process environment in production).
+/// A token file that exists but cannot be read (or `HF_TOKEN_PATH` naming a missing file) is an error
+/// naming the path.
 pub fn settings_from(
     flag_endpoint: Option<&str>,
     var: impl Fn(&str) -> Option<String>,
-) -> (String, Option<String>) {
+) -> Result<(String, Option<String>), Error> {
     let endpoint = flag_endpoint
         .map(str::to_string)
         .or_else(|| var("HF_ENDPOINT").filter(|s| !s.trim().is_empty()))
         .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
-    let token = var("HF_TOKEN")
-        .filter(|t| !t.trim().is_empty())
-        .or_else(|| {
-            let path = match var("HF_TOKEN_PATH") {
-                Some(p) => PathBuf::from(p),
+    let token = match var("HF_TOKEN").filter(|t| !t.trim().is_empty()) {
+        Some(t) => Some(t),
+        None => {
+            let (path, required) = match var("HF_TOKEN_PATH").filter(|p| !p.is_empty()) {
+                Some(p) => (Some(PathBuf::from(p)), true),
                 None => {
                     let cache = var("XDG_CACHE_HOME")
                         .map(PathBuf::from)
                         .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".cache")));
                     let home = var("HF_HOME")
                         .map(PathBuf::from)
-                        .or_else(|| cache.map(|c| c.join("huggingface")))?;
-                    home.join("token")
+                        .or_else(|| cache.map(|c| c.join("huggingface")));
+                    (home.map(|h| h.join("token")), false)
                 }
             };
-            std::fs::read_to_string(path).ok()
-        })
+            match path {
+                None => None,
+                Some(path) => match std::fs::read_to_string(&path) {
+                    Ok(t) => Some(t),
+                    Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => None,
+                    Err(e) => {
+                        return Err(Error::Credentials {
+                            path,
+                            message: format!("hub token file: {e}"),
+                        })
+                    }
+                },
+            }
+        }
+    };
+    let token = token
         .map(|t| t.trim().to_string())
         .filter(|t| !t.is_empty());
-    (endpoint, token)
+    Ok((endpoint, token))
 }
 
 impl Hub {
@@ -128,10 +145,12 @@ impl Hub {
                 "invalid hub endpoint '{endpoint}': not an http(s) URL"
             )));
         }
+        // Credentials in the endpoint URL are remembered for its host and kept out of every URL shown.
+        let endpoint = super::http::auth::take_credentials(&endpoint);
         Ok(Hub {
             endpoint,
             token,
-            client: super::http::client(),
+            client: super::http::client()?,
         })
     }
 
@@ -139,7 +158,7 @@ impl Hub {
     /// file at `HF_TOKEN_PATH`, else `$HF_HOME/token` (`HF_HOME` defaulting to `$XDG_CACHE_HOME/huggingface`,
     /// then `~/.cache/huggingface`, as huggingface_hub does).
     pub fn from_env(flag_endpoint: Option<&str>) -> Result<Self, Error> {
-        let (endpoint, token) = settings_from(flag_endpoint, |k| std::env::var(k).ok());
+        let (endpoint, token) = settings_from(flag_endpoint, |k| std::env::var(k).ok())?;
         Self::new(&endpoint, token)
     }
 
@@ -339,7 +358,7 @@ impl Hub {
         Ok(self.get(&url, repo, Some(commit.as_str()), Some(path))?.0)
     }
 
-    /// A GET with the token, retried with backoff while the failure is transient.
+    /// A GET with the token (the shared client retries transient failures).
     fn get(
         &self,
         url: &Url,
@@ -347,18 +366,7 @@ impl Hub {
         revision: Option<&str>,
         path: Option<&str>,
     ) -> Result<(Vec<u8>, reqwest::header::HeaderMap), Error> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self.get_once(url, repo, revision, path) {
-                Err(e) if e.is_retryable() && attempt < super::download::MAX_ATTEMPTS => {
-                    let wait = super::download::backoff(attempt, e.retry_after());
-                    tracing::warn!("{e}; retrying in {:.1}s", wait.as_secs_f64());
-                    std::thread::sleep(wait);
-                }
-                result => return result,
-            }
-        }
+        self.get_once(url, repo, revision, path)
     }
 
     fn get_once(
@@ -368,24 +376,25 @@ impl Hub {
         revision: Option<&str>,
         path: Option<&str>,
     ) -> Result<(Vec<u8>, reqwest::header::HeaderMap), Error> {
-        let mut req = self.client.get(url.clone());
-        if let Some(token) = &self.token {
-            req = req.header(reqwest::header::AUTHORIZATION, format!("Bearer {token}"));
-        }
-        let resp = req.send().map_err(|e| Error::from_reqwest(url, e))?;
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        if !(200..300).contains(&status) {
-            let code = headers
+        let req = Request::get(url.clone()).bearer(self.token.as_deref());
+        let resp = self.client.fetch_blocking(&req)?;
+        if !resp.is_success() {
+            let code = resp
+                .headers
                 .get("x-error-code")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
             return Err(map_status(
-                url, repo, revision, path, status, code, &headers,
+                url,
+                repo,
+                revision,
+                path,
+                resp.status,
+                code,
+                &resp.headers,
             ));
         }
-        let body = resp.bytes().map_err(|e| Error::from_reqwest(url, e))?;
-        Ok((body.to_vec(), headers))
+        Ok((resp.body.to_vec(), resp.headers))
     }
 }
 
@@ -439,11 +448,7 @@ fn map_status(
             url,
             status,
             code,
-            retry_after: headers
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse().ok())
-                .map(std::time::Duration::from_secs),
+            retry_after: super::http::retry::retry_after(headers),
         },
     }
 }
@@ -518,7 +523,7 @@ mod tests {
         let env = |pairs: Vec<(&'static str, String)>| {
             move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
         };
-        let (ep, tok) = settings_from(None, env(vec![("HF_HOME", home.clone())]));
+        let (ep, tok) = settings_from(None, env(vec![("HF_HOME", home.clone())])).unwrap();
         assert_eq!(ep, DEFAULT_ENDPOINT);
         assert_eq!(tok.as_deref(), Some("hf_file"));
         let (ep, tok) = settings_from(
@@ -528,7 +533,19 @@ mod tests {
                 ("HF_TOKEN", "hf_env".into()),
                 ("HF_HOME", home),
             ]),
+        )
+        .unwrap();
+        assert_eq!(
+            (ep.as_str(), tok.as_deref()),
+            ("http://flag", Some("hf_env"))
         );
+        let missing = dir
+            .path()
+            .join("no-such-token")
+            .to_string_lossy()
+            .to_string();
+        let err = settings_from(None, env(vec![("HF_TOKEN_PATH", missing.clone())])).unwrap_err();
+        assert!(err.to_string().contains(&missing), "{err}");
         assert_eq!(
             (ep.as_str(), tok.as_deref()),
             ("http://flag", Some("hf_env"))

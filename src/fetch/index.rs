@@ -4,11 +4,12 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
 
 use pep508_rs::PackageName;
 use url::Url;
 
+use super::error::Error;
+use super::http::{self, Request};
 use super::metadata::{self, Metadata};
 use super::range_reader::RangeReader;
 use super::simple::{self, DistFile};
@@ -20,12 +21,17 @@ use crate::types::Sha256;
 pub enum IndexError {
     #[error("unknown package '{name}': not found on {}", indexes.join(", "))]
     NotFound { name: String, indexes: Vec<String> },
-    #[error("{url}: HTTP {status}")]
-    Status { url: String, status: u16 },
-    #[error("{url}: {message}")]
-    Network { url: String, message: String },
+    /// A request failed (the shared client's error: URL, cause, retryable or not).
+    #[error(transparent)]
+    Http(Arc<Error>),
     #[error("{url}: {message}")]
     Parse { url: String, message: String },
+    #[error("{}: cannot read the find-links {what}: {message}", path.display())]
+    FindLinks {
+        path: PathBuf,
+        what: &'static str,
+        message: String,
+    },
     #[error("{url}: sha256 mismatch (expected {expected}, got {actual})")]
     HashMismatch {
         url: String,
@@ -34,13 +40,16 @@ pub enum IndexError {
     },
 }
 
+impl From<Error> for IndexError {
+    fn from(e: Error) -> Self {
+        IndexError::Http(Arc::new(e))
+    }
+}
+
 impl IndexError {
-    fn is_retryable(&self) -> bool {
-        match self {
-            IndexError::Status { status, .. } => *status >= 500 || *status == 429,
-            IndexError::Network { .. } => true,
-            _ => false,
-        }
+    /// Whether trying again may help.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, IndexError::Http(e) if e.is_retryable())
     }
 }
 
@@ -59,7 +68,6 @@ type Slot<T> = Arc<OnceLock<Result<Arc<T>, IndexError>>>;
 type ProjectKey = (PackageName, Option<Url>);
 
 pub struct IndexClient {
-    http: reqwest::blocking::Client,
     sources: Sources,
     /// By name and, for the torch family, the PyTorch index it is read from.
     projects: Mutex<HashMap<ProjectKey, Slot<Project>>>,
@@ -68,7 +76,7 @@ pub struct IndexClient {
     /// Projects named by a direct URL (`name @ URL`).
     direct: Mutex<std::collections::HashSet<PackageName>>,
     metadata: Mutex<HashMap<Url, Slot<Metadata>>>,
-    find_links_pages: OnceLock<Vec<DistFile>>,
+    find_links_pages: OnceLock<Result<Vec<DistFile>, IndexError>>,
     /// Threads for background requests: blocking network waits stay off rayon's global pool, which has only
     /// one thread per core and would cap prefetching at that many requests in flight.
     background: OnceLock<rayon::ThreadPool>,
@@ -76,14 +84,12 @@ pub struct IndexClient {
     pub requests: std::sync::atomic::AtomicUsize,
 }
 
-const ATTEMPTS: u32 = 4;
 /// Index requests in flight in the background (pages and metadata the resolver will ask for next).
 const BACKGROUND_REQUESTS: usize = 16;
 
 impl IndexClient {
     pub fn new(sources: Sources) -> Self {
         Self {
-            http: super::http::client(),
             sources,
             projects: Mutex::default(),
             warnings: Mutex::default(),
@@ -99,12 +105,8 @@ impl IndexClient {
         &self.sources
     }
 
-    /// The shared HTTP client (for readers that stream part of a file, e.g. an sdist's PKG-INFO).
-    pub(crate) fn http(&self) -> &reqwest::blocking::Client {
-        &self.http
-    }
-
-    /// GET with retries on 5xx/429/network errors; 404 comes back as `Ok(None)`.
+    /// GET through the shared client (which retries transient failures); 404 and 410 come back as
+    /// `Ok(None)`. A `file:` URL reads the file (a folder: its `index.html`).
     fn get(
         &self,
         url: &Url,
@@ -123,57 +125,23 @@ impl IndexClient {
             return match std::fs::read(&path) {
                 Ok(b) => Ok(Some(("text/html".into(), b))),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(IndexError::Network {
-                    url: url.to_string(),
-                    message: e.to_string(),
-                }),
+                Err(e) => Err(Error::io(&path, e).into()),
             };
         }
-        let mut last = None;
-        for attempt in 0..ATTEMPTS {
-            if attempt > 0 {
-                std::thread::sleep(backoff(attempt));
-            }
-            self.requests
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let mut req = self.http.get(url.clone());
-            if let Some(a) = accept {
-                req = req.header(reqwest::header::ACCEPT, a);
-            }
-            let result = req.send().and_then(|r| {
-                let status = r.status();
-                let ct = r
-                    .headers()
-                    .get(reqwest::header::CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_string();
-                r.bytes().map(|b| (status, ct, b.to_vec()))
-            });
-            let err = match result {
-                Ok((status, ct, body)) if status.is_success() => return Ok(Some((ct, body))),
-                Ok((status, ..))
-                    if status == reqwest::StatusCode::NOT_FOUND
-                        || status == reqwest::StatusCode::GONE =>
-                {
-                    return Ok(None)
-                }
-                Ok((status, ..)) => IndexError::Status {
-                    url: redact(url),
-                    status: status.as_u16(),
-                },
-                Err(e) => IndexError::Network {
-                    url: redact(url),
-                    message: error_chain(&e),
-                },
-            };
-            if !err.is_retryable() {
-                return Err(err);
-            }
-            tracing::debug!("retrying after {err}");
-            last = Some(err);
+        self.requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut req = Request::get(url.clone());
+        if let Some(a) = accept {
+            req = req.accept(a);
         }
-        Err(last.expect("at least one attempt"))
+        let resp = http::client()?.fetch_blocking(&req)?;
+        match resp.status {
+            404 | 410 => Ok(None),
+            _ => {
+                let resp = resp.error_for_status()?;
+                Ok(Some((resp.content_type().to_string(), resp.body.to_vec())))
+            }
+        }
     }
 
     /// The project's files from the indexes that serve it (see [`super::routing`]) plus find-links.
@@ -237,7 +205,7 @@ impl IndexClient {
             self.warnings.lock().unwrap().push(w);
         }
         files.extend(
-            self.find_links_files()
+            self.find_links_files()?
                 .iter()
                 .filter(|f| file_belongs_to(&f.filename, name))
                 .cloned(),
@@ -259,52 +227,88 @@ impl IndexClient {
         })
     }
 
-    /// Every file found in the find-links folders and pages (read once).
-    fn find_links_files(&self) -> &[DistFile] {
-        self.find_links_pages.get_or_init(|| {
-            let mut out = Vec::new();
-            for link in &self.sources.find_links {
-                let path = PathBuf::from(link.strip_prefix("file://").unwrap_or(link));
-                if path.is_dir() {
-                    let Ok(entries) = std::fs::read_dir(&path) else {
-                        continue;
-                    };
-                    let mut names: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-                    names.sort();
-                    for p in names {
-                        let Ok(url) =
-                            Url::from_file_path(std::fs::canonicalize(&p).unwrap_or(p.clone()))
-                        else {
-                            continue;
-                        };
-                        let Some(filename) = p.file_name().and_then(|n| n.to_str()) else {
-                            continue;
-                        };
-                        out.push(DistFile {
-                            filename: filename.to_string(),
-                            url,
-                            sha256: None,
-                            requires_python: None,
-                            yanked: false,
-                            core_metadata: None,
-                            size: std::fs::metadata(&p).ok().map(|m| m.len()),
-                        });
-                    }
-                } else if let Ok(url) = Url::parse(link) {
-                    match self.get(&url, Some("text/html")) {
-                        Ok(Some((_, body))) => out.extend(
-                            simple::parse_html(&String::from_utf8_lossy(&body), &url)
-                                .unwrap_or_default(),
-                        ),
-                        Ok(None) => tracing::warn!("find-links page {} not found", redact(&url)),
-                        Err(e) => tracing::warn!("find-links page: {e}"),
-                    }
-                } else {
-                    tracing::warn!("find-links '{link}' is neither a folder nor a URL");
+    /// Every file found in the find-links folders and pages (read once). A folder that cannot be listed
+    /// or a page that cannot be fetched is an error naming it.
+    fn find_links_files(&self) -> Result<&[DistFile], IndexError> {
+        self.find_links_pages
+            .get_or_init(|| {
+                let mut out = Vec::new();
+                for link in &self.sources.find_links {
+                    out.extend(self.read_find_links(link)?);
                 }
-            }
-            out
-        })
+                Ok(out)
+            })
+            .as_ref()
+            .map(Vec::as_slice)
+            .map_err(Clone::clone)
+    }
+
+    fn read_find_links(&self, link: &str) -> Result<Vec<DistFile>, IndexError> {
+        let local = match Url::parse(link) {
+            Ok(u) if u.scheme() == "file" => u.to_file_path().ok(),
+            Ok(_) => None,
+            Err(_) => Some(PathBuf::from(link)),
+        };
+        let Some(path) = local else {
+            let url = Url::parse(link).expect("parsed above");
+            return match self.get(&url, Some("text/html"))? {
+                Some((_, body)) => simple::parse_html(&String::from_utf8_lossy(&body), &url)
+                    .map_err(|message| IndexError::Parse {
+                        url: redact(&url),
+                        message,
+                    }),
+                None => Err(Error::Status {
+                    url,
+                    status: 404,
+                    code: None,
+                    retry_after: None,
+                }
+                .into()),
+            };
+        };
+        let unreadable = |what, e: std::io::Error| IndexError::FindLinks {
+            path: path.clone(),
+            what,
+            message: e.to_string(),
+        };
+        if !path.is_dir() {
+            // A local HTML page listing files.
+            let body = std::fs::read(&path).map_err(|e| unreadable("page", e))?;
+            let url = Url::from_file_path(std::fs::canonicalize(&path).unwrap_or(path.clone()))
+                .map_err(|_| unreadable("page", std::io::Error::other("not an absolute path")))?;
+            return simple::parse_html(&String::from_utf8_lossy(&body), &url).map_err(|message| {
+                IndexError::Parse {
+                    url: url.to_string(),
+                    message,
+                }
+            });
+        }
+        let entries = std::fs::read_dir(&path).map_err(|e| unreadable("folder", e))?;
+        let mut names = Vec::new();
+        for entry in entries {
+            names.push(entry.map_err(|e| unreadable("folder", e))?.path());
+        }
+        names.sort();
+        let mut out = Vec::new();
+        for p in names {
+            let Some(filename) = p.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            let Ok(url) = Url::from_file_path(std::fs::canonicalize(&p).unwrap_or(p.clone()))
+            else {
+                continue;
+            };
+            out.push(DistFile {
+                filename: filename.to_string(),
+                url,
+                sha256: None,
+                requires_python: None,
+                yanked: false,
+                core_metadata: None,
+                size: std::fs::metadata(&p).ok().map(|m| m.len()),
+            });
+        }
+        Ok(out)
     }
 
     /// Other URLs for the same file (same name and, when listed, same sha256) on every configured index,
@@ -449,11 +453,7 @@ impl IndexClient {
             }
         }
         // No PEP 658 file: read METADATA from the wheel's zip directory through Range requests.
-        let reader =
-            RangeReader::open(&self.http, &file.url).map_err(|message| IndexError::Network {
-                url: redact(&file.url),
-                message,
-            })?;
+        let reader = RangeReader::open(&file.url)?;
         self.requests
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         metadata::from_reader(reader).map_err(|m| parse_err(&file.url, m))
@@ -466,29 +466,4 @@ pub fn file_belongs_to(filename: &str, name: &PackageName) -> bool {
         return &w.name == name;
     }
     parse_sdist(filename, name).is_some()
-}
-
-fn backoff(attempt: u32) -> Duration {
-    let base = 200u64 << attempt.min(5);
-    let jitter = (std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .subsec_nanos() as u64)
-        % (base / 2 + 1);
-    Duration::from_millis(base + jitter)
-}
-
-/// The error and its causes on one line.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let m = c.to_string();
-        if !s.contains(&m) {
-            s.push_str(": ");
-            s.push_str(&m);
-        }
-        cur = c.source();
-    }
-    s
 }

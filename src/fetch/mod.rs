@@ -2,6 +2,7 @@
 // Errors carry their URL (a `Url` is ~90 bytes); they are boxed where they join the crate's error.
 #![allow(clippy::result_large_err)]
 
+pub mod cache;
 pub mod download;
 pub mod error;
 pub mod http;

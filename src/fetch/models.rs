@@ -61,15 +61,6 @@ pub fn alias_for(repo: &RepoId) -> Option<RepoId> {
         .and_then(|(_, to)| to.parse().ok())
 }
 
-/// Placeholder sha256 of a non-LFS file before it is downloaded (the listing gives only its git sha1).
-fn unknown_sha256() -> Sha256 {
-    "0".repeat(64).parse().expect("64 hex digits")
-}
-
-fn is_unknown(sha: &Sha256) -> bool {
-    sha.as_str().bytes().all(|b| b == b'0')
-}
-
 /// A `/`-separated relative path with no empty, `.` or `..` segment (repo paths, revision names).
 fn is_safe_relative(path: &str) -> bool {
     !path.is_empty()
@@ -211,7 +202,7 @@ fn locked_file(
             LockedModelFile {
                 path: f.path.clone(),
                 blob: sha256.to_string(),
-                sha256,
+                sha256: Some(sha256),
                 size: lfs.size,
                 lfs: true,
             }
@@ -227,7 +218,8 @@ fn locked_file(
             LockedModelFile {
                 path: f.path.clone(),
                 blob: oid,
-                sha256: unknown_sha256(),
+                // The listing gives only the git sha1: the sha256 is learnt by downloading.
+                sha256: None,
                 size: f.size,
                 lfs: false,
             }
@@ -275,7 +267,7 @@ pub fn fetch_models(
             }
             if !f.lfs {
                 if let Some(sha) = cached_git_blob(&dest, &f.blob, f.size)? {
-                    f.sha256 = sha;
+                    f.sha256 = Some(sha);
                     continue;
                 }
             }
@@ -285,7 +277,7 @@ pub fn fetch_models(
             reqs.push(DownloadRequest {
                 urls: vec![url],
                 dest,
-                sha256: (!is_unknown(&f.sha256)).then(|| f.sha256.clone()),
+                sha256: f.sha256.clone(),
                 size: Some(f.size),
                 auth: hub.token().map(str::to_string),
                 label: format!("{}/{}", m.repo, f.path),
@@ -308,7 +300,7 @@ pub fn fetch_models(
                     });
                 }
             }
-            f.sha256 = got.sha256.clone();
+            f.sha256 = Some(got.sha256.clone());
         }
     }
     stage(models, work)
@@ -363,19 +355,21 @@ fn stage(models: &[LockedModel], work: &Path) -> Result<Vec<(String, StagedFile)
         let member = format!("{BUNDLE_HUB_DIR}/{folder_name}");
         for f in &m.files {
             let blob = folder.join("blobs").join(&f.blob);
+            let sha256 = f.sha256.clone().ok_or_else(|| {
+                Error::Config(format!("{}: '{}' was not downloaded", m.repo, f.path))
+            })?;
             members.insert(
                 format!("{member}/blobs/{}", f.blob),
                 StagedFile::File {
                     path: blob,
-                    sha256: f.sha256.clone(),
+                    sha256,
                     size: f.size,
                 },
             );
-            let depth = f.path.matches('/').count();
             members.insert(
-                format!("{member}/snapshots/{}/{}", m.commit, f.path),
+                format!("{member}/{}", f.snapshot_path(&m.commit)),
                 StagedFile::Symlink {
-                    target: format!("{}blobs/{}", "../".repeat(2 + depth), f.blob),
+                    target: f.snapshot_target(),
                 },
             );
         }
@@ -407,8 +401,8 @@ fn cached_git_blob(path: &Path, oid: &str, size: u64) -> Result<Option<Sha256>, 
     if git_blob_sha1(path)? != oid {
         return Ok(None);
     }
-    let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    Ok(Some(Sha256::digest(&data)))
+    let (sha, _) = Sha256::of_file(path).map_err(|e| Error::io(path, e))?;
+    Ok(Some(sha))
 }
 
 /// `sha1("blob {len}\0" + content)`, streamed.
@@ -513,7 +507,7 @@ mod tests {
             files: vec![LockedModelFile {
                 path: "unet/config.json".into(),
                 blob: "b".repeat(40),
-                sha256: Sha256::digest(b"x"),
+                sha256: Some(Sha256::digest(b"x")),
                 size: 1,
                 lfs: false,
             }],

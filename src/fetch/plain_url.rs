@@ -9,6 +9,7 @@ use url::Url;
 
 use super::download::{self, DownloadRequest, Progress};
 use super::error::Error;
+use super::http::Request;
 use super::sources::redact;
 use crate::inputs::{FileRequest, FileSource};
 use crate::lock::LockedFile;
@@ -193,33 +194,19 @@ pub fn fetch_all(
 /// Ask the server for the file's name: `HEAD` (redirects followed), falling back to a one-byte `GET`
 /// for servers that refuse `HEAD`; the URL's last segment when no Content-Disposition says.
 fn file_name(url: &Url) -> Result<String, Error> {
-    let client = super::http::client();
-    let mut resp = client
-        .head(url.clone())
-        .send()
-        .map_err(|e| Error::from_reqwest(url, e))?;
-    if !resp.status().is_success() {
-        resp = client
-            .get(url.clone())
-            .header("range", "bytes=0-0")
-            .send()
-            .map_err(|e| Error::from_reqwest(url, e))?;
+    let client = super::http::client()?;
+    let mut resp = client.fetch_blocking(&Request::head(url.clone()))?;
+    if !resp.is_success() {
+        resp = client.fetch_blocking(&Request::get(url.clone()).header("range", "bytes=0-0"))?;
     }
-    if !resp.status().is_success() {
-        return Err(Error::Status {
-            url: redact(url).parse().unwrap_or_else(|_| url.clone()),
-            status: resp.status().as_u16(),
-            code: None,
-            retry_after: None,
-        });
-    }
+    let resp = resp.error_for_status()?;
     let from_header = resp
-        .headers()
+        .headers
         .get("content-disposition")
         .and_then(|v| v.to_str().ok())
         .and_then(content_disposition_name);
     // After redirects the final URL often names the file better than a `/download/123` link.
-    let from_url = last_segment(resp.url()).or_else(|| last_segment(url));
+    let from_url = last_segment(&resp.url).or_else(|| last_segment(url));
     Ok(from_header
         .or(from_url)
         .unwrap_or_else(|| "download".to_string()))
@@ -237,7 +224,7 @@ pub fn content_disposition_name(header: &str) -> Option<String> {
         match key.trim().to_ascii_lowercase().as_str() {
             "filename*" => {
                 let encoded = value.splitn(3, '\'').nth(2).unwrap_or(value);
-                extended = Some(percent_decode(encoded.trim_matches('"')));
+                extended = Some(crate::types::percent_decode(encoded.trim_matches('"')));
             }
             "filename" => plain = Some(value.trim_matches('"').replace("\\\"", "\"")),
             _ => {}
@@ -248,7 +235,7 @@ pub fn content_disposition_name(header: &str) -> Option<String> {
 
 fn last_segment(url: &Url) -> Option<String> {
     let seg = url.path_segments()?.rev().find(|s| !s.is_empty())?;
-    safe_name(&percent_decode(seg))
+    safe_name(&crate::types::percent_decode(seg))
 }
 
 /// One path segment that cannot escape its folder; path parts sent by a server are dropped.
@@ -260,29 +247,6 @@ fn safe_name(name: &str) -> Option<String> {
         && !base.starts_with('.')
         && !base.chars().any(|c| c.is_control());
     ok.then(|| base.to_string())
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

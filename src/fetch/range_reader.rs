@@ -4,10 +4,13 @@ use std::io::{self, Read, Seek, SeekFrom};
 
 use url::Url;
 
+use super::error::Error;
+use super::http::{self, Request};
+
 const CHUNK: u64 = 256 * 1024;
 
-pub struct RangeReader<'a> {
-    http: &'a reqwest::blocking::Client,
+pub struct RangeReader {
+    client: &'static http::Client,
     url: Url,
     len: u64,
     pos: u64,
@@ -15,29 +18,33 @@ pub struct RangeReader<'a> {
     window: (u64, Vec<u8>),
 }
 
-impl<'a> RangeReader<'a> {
+impl RangeReader {
     /// Learn the length with a one-byte range request; fail when the server ignores ranges.
-    pub fn open(http: &'a reqwest::blocking::Client, url: &Url) -> Result<Self, String> {
-        let r = http
-            .get(url.clone())
-            .header(reqwest::header::RANGE, "bytes=0-0")
-            .send()
-            .map_err(|e| super::index::error_chain(&e))?;
-        if r.status() != reqwest::StatusCode::PARTIAL_CONTENT {
-            return Err(format!(
+    pub fn open(url: &Url) -> Result<Self, Error> {
+        let client = http::client()?;
+        let r = client.fetch_blocking(&Request::get(url.clone()).header("range", "bytes=0-0"))?;
+        let bad = |message: String| Error::BadResponse {
+            url: r.url.clone(),
+            message,
+        };
+        if r.status != 206 {
+            if !r.is_success() {
+                return Err(r.error_for_status().expect_err("not a success"));
+            }
+            return Err(bad(format!(
                 "HTTP {} to a Range request (server cannot serve partial content)",
-                r.status().as_u16()
-            ));
+                r.status
+            )));
         }
         let len = r
-            .headers()
+            .headers
             .get(reqwest::header::CONTENT_RANGE)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.rsplit('/').next())
             .and_then(|n| n.parse::<u64>().ok())
-            .ok_or("Range response without a total length")?;
+            .ok_or_else(|| bad("Range response without a total length".into()))?;
         Ok(Self {
-            http,
+            client,
             url: url.clone(),
             len,
             pos: 0,
@@ -54,31 +61,26 @@ impl<'a> RangeReader<'a> {
         };
         let start = start.min(at);
         let end = (start + CHUNK.max(want + (at - start))).min(self.len) - 1;
-        let r = self
-            .http
-            .get(self.url.clone())
-            .header(reqwest::header::RANGE, format!("bytes={start}-{end}"))
-            .send()
-            .map_err(io::Error::other)?;
-        if r.status() != reqwest::StatusCode::PARTIAL_CONTENT {
+        let req = Request::get(self.url.clone()).header("range", &format!("bytes={start}-{end}"));
+        let r = self.client.fetch_blocking(&req).map_err(io::Error::other)?;
+        if r.status != 206 {
             return Err(io::Error::other(format!(
-                "HTTP {} to a Range request",
-                r.status().as_u16()
+                "{}: HTTP {} to a Range request",
+                r.url, r.status
             )));
         }
-        let bytes = r.bytes().map_err(io::Error::other)?;
-        if bytes.len() as u64 != end - start + 1 {
+        if r.body.len() as u64 != end - start + 1 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "short Range response",
             ));
         }
-        self.window = (start, bytes.to_vec());
+        self.window = (start, r.body.to_vec());
         Ok(())
     }
 }
 
-impl Read for RangeReader<'_> {
+impl Read for RangeReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.pos >= self.len || buf.is_empty() {
             return Ok(0);
@@ -97,7 +99,7 @@ impl Read for RangeReader<'_> {
     }
 }
 
-impl Seek for RangeReader<'_> {
+impl Seek for RangeReader {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
         let new = match to {
             SeekFrom::Start(n) => n as i128,

@@ -3,9 +3,12 @@
 //! sits at the end). Used for PEP 643 static metadata before anything is built.
 use std::io::Read;
 
+use bytes::Bytes;
 use url::Url;
 
-use super::index::{error_chain, IndexClient, IndexError};
+use super::error::Error;
+use super::http::{self, Request};
+use super::index::{IndexClient, IndexError};
 use super::range_reader::RangeReader;
 use super::simple::DistFile;
 use super::sources::redact;
@@ -25,7 +28,7 @@ pub fn is_top_pkg_info(path: &str) -> bool {
 impl IndexClient {
     /// The bytes of the sdist's top-level PKG-INFO, `Ok(None)` when it has none.
     pub fn sdist_pkg_info(&self, file: &DistFile) -> Result<Option<Vec<u8>>, IndexError> {
-        let net = |message: String| IndexError::Network {
+        let bad = |message: String| IndexError::Parse {
             url: redact(&file.url),
             message,
         };
@@ -34,47 +37,62 @@ impl IndexClient {
             let path = file
                 .url
                 .to_file_path()
-                .map_err(|_| net("bad file URL".into()))?;
-            let f = std::fs::File::open(&path).map_err(|e| net(e.to_string()))?;
-            return if zip {
-                from_zip(f).map_err(net)
-            } else {
-                from_tar_gz(f).map_err(net)
-            };
+                .map_err(|_| bad("bad file URL".into()))?;
+            let f = std::fs::File::open(&path).map_err(|e| bad(e.to_string()))?;
+            return if zip { from_zip(f) } else { from_tar_gz(f) }.map_err(bad);
         }
         self.requests
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if zip {
-            if let Ok(reader) = RangeReader::open(self.http(), &file.url) {
-                return from_zip(reader).map_err(net);
+            if let Ok(reader) = RangeReader::open(&file.url) {
+                return from_zip(reader).map_err(bad);
             }
-            let body = self.stream(&file.url)?;
             let mut buf = Vec::new();
-            body.take(512 << 20)
+            stream(&file.url)?
+                .take(512 << 20)
                 .read_to_end(&mut buf)
-                .map_err(|e| net(e.to_string()))?;
-            return from_zip(std::io::Cursor::new(buf)).map_err(net);
+                .map_err(|e| bad(e.to_string()))?;
+            return from_zip(std::io::Cursor::new(buf)).map_err(bad);
         }
-        from_tar_gz(self.stream(&file.url)?).map_err(net)
+        from_tar_gz(stream(&file.url)?).map_err(bad)
     }
+}
 
-    fn stream(&self, url: &Url) -> Result<reqwest::blocking::Response, IndexError> {
-        let r = self
-            .http()
-            .get(url.clone())
-            .send()
-            .map_err(|e| IndexError::Network {
-                url: redact(url),
-                message: error_chain(&e),
-            })?;
-        if !r.status().is_success() {
-            return Err(IndexError::Status {
-                url: redact(url),
-                status: r.status().as_u16(),
-            });
+type Chunks = std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<Bytes, Error>> + Send>>;
+
+/// A response body read as it arrives; dropping it closes the connection.
+struct BodyReader {
+    chunks: Chunks,
+    buf: Bytes,
+}
+
+impl Read for BodyReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        use futures_util::StreamExt;
+        while self.buf.is_empty() {
+            match http::block_on(self.chunks.next()) {
+                Some(Ok(b)) => self.buf = b,
+                Some(Err(e)) => return Err(std::io::Error::other(e.to_string())),
+                None => return Ok(0),
+            }
         }
-        Ok(r)
+        let n = out.len().min(self.buf.len());
+        out[..n].copy_from_slice(&self.buf[..n]);
+        self.buf = self.buf.slice(n..);
+        Ok(n)
     }
+}
+
+fn stream(url: &Url) -> Result<BodyReader, IndexError> {
+    let client = http::client()?;
+    let resp = http::block_on(client.send(&Request::get(url.clone())))?;
+    if !(200..300).contains(&resp.status()) {
+        return Err(resp.status_error().into());
+    }
+    Ok(BodyReader {
+        chunks: Box::pin(resp.chunks()),
+        buf: Bytes::new(),
+    })
 }
 
 fn from_tar_gz(reader: impl Read) -> Result<Option<Vec<u8>>, String> {

@@ -101,7 +101,10 @@ fn parse_requires_python(s: Option<&str>) -> Option<VersionSpecifiers> {
     VersionSpecifiers::from_str(s).ok()
 }
 
-fn strip_fragment(mut url: Url) -> Url {
+/// The URL without its fragment and without credentials (remembered for their host by the auth layer,
+/// so they never reach a lock or a bundle).
+fn strip_fragment(url: Url) -> Url {
+    let mut url = crate::fetch::http::auth::take_credentials(&url);
     url.set_fragment(None);
     url
 }
@@ -135,7 +138,7 @@ pub fn parse_html(body: &str, base: &Url) -> Result<Vec<DistFile>, String> {
         let filename = url
             .path_segments()
             .and_then(|mut s| s.next_back())
-            .map(percent_decode)
+            .map(crate::types::percent_decode)
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| {
                 html_escape::decode_html_entities(&tag.inner_text(parser))
@@ -186,13 +189,6 @@ fn attr(tag: &tl::HTMLTag, name: &str) -> Option<String> {
         .map(|b| b.as_utf8_str().into_owned())
         .unwrap_or_default();
     Some(html_escape::decode_html_entities(&value).into_owned())
-}
-
-fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| s.to_string())
 }
 
 #[cfg(test)]

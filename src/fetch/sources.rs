@@ -53,6 +53,8 @@ pub enum SourceError {
         origin: String,
         reason: String,
     },
+    #[error("--trusted-host {host}: ferry keeps TLS verification on for {url}; give the host's CA bundle with SSL_CERT_FILE or PIP_CERT instead")]
+    TrustedHttps { host: String, url: String },
     #[error("no package index configured and `python3 -m pip` could not tell its default: pass --index-url or set PIP_INDEX_URL")]
     NoIndex,
     #[error("--torch-backend {backend} needs the PyTorch wheel index root: set --torch-index-base or FERRY_TORCH_INDEX_BASE to your PyTorch wheel index root (or a mirror of it)")]
@@ -181,7 +183,9 @@ fn parse_index(url: &str, origin: &str) -> Result<Url, SourceError> {
         let p = format!("{}/", u.path());
         u.set_path(&p);
     }
-    Ok(u)
+    // `user:password@` stays with the auth layer, for this host only; the URL kept (and recorded in the
+    // lock, shown in messages) has none.
+    Ok(crate::fetch::http::auth::take_credentials(&u))
 }
 
 /// Combine the run's options (flags over requirements files) with the user's environment.
@@ -231,6 +235,18 @@ pub fn configure(opts: &IndexOptions) -> Result<Sources, SourceError> {
             if !indexes.contains(&url) {
                 indexes.push(url);
             }
+        }
+    }
+    for host in &opts.trusted_hosts {
+        let bare = host.split(':').next().unwrap_or(host);
+        if let Some(u) = indexes
+            .iter()
+            .find(|u| u.scheme() == "https" && u.host_str() == Some(bare))
+        {
+            return Err(SourceError::TrustedHttps {
+                host: host.clone(),
+                url: redact(u),
+            });
         }
     }
     arrange(
@@ -352,6 +368,31 @@ impl Sources {
         let choice = crate::accel::choose(&t.mode, target, env_driver.as_deref())?;
         let url = t.index(&choice.backend);
         Some((choice, url))
+    }
+}
+
+/// Remember the credentials in the index URLs a `--locked` run is given (flags and the pip/uv
+/// environment variables), without asking pip for its default: the lock already names every file.
+pub fn remember_credentials(settings: &crate::inputs::InputSettings) {
+    let from_env = [
+        "PIP_INDEX_URL",
+        "PIP_EXTRA_INDEX_URL",
+        "UV_DEFAULT_INDEX",
+        "UV_INDEX_URL",
+    ]
+    .into_iter()
+    .filter_map(env)
+    .flat_map(|v| v.split_whitespace().map(str::to_string).collect::<Vec<_>>());
+    let urls = settings
+        .index_url
+        .iter()
+        .chain(&settings.extra_index_urls)
+        .cloned()
+        .chain(from_env);
+    for u in urls {
+        if let Ok(url) = Url::parse(&u) {
+            crate::fetch::http::auth::take_credentials(&url);
+        }
     }
 }
 

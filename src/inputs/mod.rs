@@ -12,6 +12,9 @@ pub mod pep508;
 pub mod plan;
 pub mod reference;
 pub mod requirements;
+pub mod settings;
+
+pub use settings::InputSettings;
 pub mod trainers;
 
 /// An index URL from an input file: http, https or file.
@@ -90,6 +93,9 @@ pub struct IndexOptions {
     pub no_binary: BinaryRule,
     pub prefer_binary: bool,
     pub require_hashes: bool,
+    /// `--trusted-host` values: fine for plain-http indexes; an https index on one is refused (ferry does
+    /// not switch TLS verification off; give the host's CA with `SSL_CERT_FILE` or `PIP_CERT`).
+    pub trusted_hosts: Vec<String>,
     /// How a project listed on several indexes is chosen (`--index-strategy`).
     pub index_strategy: IndexStrategy,
     /// Named indexes from a manifest (`indexes:`), in order.

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use super::config::{self, parse_hub_ref};
 use super::manifest::{self, Manifest};
+use super::InputSettings;
 use super::Pick;
 use super::{requirements, BinaryRule, Error, IndexOptions, ModelRequest, Plan};
-use crate::commands::InputSettings;
 use crate::target::Target;
 
 /// Build the plan; targets default to the local Python ([`crate::host::detect`]).
@@ -164,6 +164,7 @@ fn merge_file_options(acc: &mut IndexOptions, new: IndexOptions) {
     }
     push_unique(&mut acc.extra_index_urls, new.extra_index_urls);
     push_unique(&mut acc.find_links, new.find_links);
+    push_unique(&mut acc.trusted_hosts, new.trusted_hosts);
     acc.no_index |= new.no_index;
     acc.pre |= new.pre;
     acc.prefer_binary |= new.prefer_binary;

@@ -212,7 +212,11 @@ fn classify_url(value: &str) -> Reference {
         .any(|h| host == *h || host.ends_with(&format!(".{h}")));
     let mut segments: Vec<String> = url
         .path_segments()
-        .map(|s| s.filter(|s| !s.is_empty()).map(percent_decode).collect())
+        .map(|s| {
+            s.filter(|s| !s.is_empty())
+                .map(crate::types::percent_decode)
+                .collect()
+        })
         .unwrap_or_default();
     let kind = if segments.first().map(String::as_str) == Some("datasets") {
         segments.remove(0);
@@ -256,30 +260,6 @@ fn classify_url(value: &str) -> Reference {
         revision,
         file,
     })
-}
-
-/// `%2F` → `/` (revisions like `refs%2Fpr%2F1`); invalid escapes stay as written.
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

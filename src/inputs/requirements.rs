@@ -156,7 +156,8 @@ impl Reader<'_> {
                         .map_err(|m| here.error(m))?;
                 }
                 "--trusted-host" => {
-                    value(&mut words)?;
+                    let v = value(&mut words)?;
+                    opts.trusted_hosts.push(v);
                 }
                 "--hash" => {
                     return Err(here.error("'--hash' must follow a requirement on the same line"))

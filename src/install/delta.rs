@@ -35,7 +35,7 @@ pub fn check_base(lock: &Lock, opts: &Options) -> Result<Lock, Error> {
                 if !lock.omits(&format!("wheels/{}", c.package.filename)) {
                     continue;
                 }
-                let have = installed::find(&v, &c.package.name);
+                let have = installed::find(&v, &c.package.name)?;
                 match have {
                     Some(i) if i.has_version(&c.package.version) => {
                         installed_names.insert(c.package.name.clone());
@@ -142,7 +142,7 @@ pub fn finish(lock: &Lock, opts: &Options, reporter: &dyn Reporter) -> Result<Re
                 if lock.packages.iter().any(|p| p.name == name) {
                     continue;
                 }
-                if let Some(i) = installed::find(&v, &name).filter(|i| i.has_version(version)) {
+                if let Some(i) = installed::find(&v, &name)?.filter(|i| i.has_version(version)) {
                     for f in i.files_to_remove(&v) {
                         t.remove(f);
                     }

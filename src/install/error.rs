@@ -80,6 +80,8 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{}: installed RECORD cannot be parsed: {why}", path.display())]
+    UnreadableRecord { path: PathBuf, why: String },
     #[error("delta bundle over {base}: this host lacks what the delta leaves out (install the base bundle first, or bundle without --have): {}", missing.join("; "))]
     DeltaBaseMissing { base: String, missing: Vec<String> },
     #[error("{0}")]

@@ -2,6 +2,7 @@
 //! (fast no-op), and list the files of an old version to remove (per its RECORD).
 use std::path::{Component, Path, PathBuf};
 
+use super::error::Error;
 use super::record::{self, RecordEntry};
 use super::venv::Venv;
 use super::wheel::WheelInfo;
@@ -15,8 +16,9 @@ pub struct Installed {
     pub record: Vec<RecordEntry>,
 }
 
-/// Find `name` among the `.dist-info` folders of the venv's lib dirs.
-pub fn find(venv: &Venv, name: &PackageName) -> Option<Installed> {
+/// Find `name` among the `.dist-info` folders of the venv's lib dirs. An installed version whose RECORD
+/// cannot be read or parsed is an error naming that RECORD: without it the old files cannot be removed.
+pub fn find(venv: &Venv, name: &PackageName) -> Result<Option<Installed>, Error> {
     let mut dirs = vec![venv.purelib.clone()];
     if venv.platlib != venv.purelib {
         dirs.push(venv.platlib.clone());
@@ -41,18 +43,21 @@ pub fn find(venv: &Venv, name: &PackageName) -> Option<Installed> {
             let version = header(&metadata, "Version")
                 .or_else(|| stem.split_once('-').map(|(_, v)| v.to_string()))
                 .unwrap_or_default();
-            let record = std::fs::read_to_string(path.join("RECORD"))
-                .ok()
-                .and_then(|t| record::parse(&t).ok())
-                .unwrap_or_default();
-            return Some(Installed {
+            let record_path = path.join("RECORD");
+            let text =
+                std::fs::read_to_string(&record_path).map_err(|e| Error::io(&record_path, e))?;
+            let record = record::parse(&text).map_err(|why| Error::UnreadableRecord {
+                path: record_path.clone(),
+                why,
+            })?;
+            return Ok(Some(Installed {
                 dist_info: path,
                 version,
                 record,
-            });
+            }));
         }
     }
-    None
+    Ok(None)
 }
 
 fn header(metadata: &str, key: &str) -> Option<String> {

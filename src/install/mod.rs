@@ -358,7 +358,7 @@ fn plan_wheels(
             candidates.push((c, c.path.clone()));
             continue;
         }
-        if installed::find(v, &c.package.name).is_some_and(|o| o.has_version(&c.package.version)) {
+        if installed::find(v, &c.package.name)?.is_some_and(|o| o.has_version(&c.package.version)) {
             summary.unchanged.push(summary_of(c, &c.package.version));
             continue;
         }
@@ -374,7 +374,7 @@ fn plan_wheels(
     let mut plan = Vec::new();
     let mut to_verify = Vec::new();
     for ((c, path), info) in candidates.into_iter().zip(infos) {
-        let old = installed::find(v, &info.name);
+        let old = installed::find(v, &info.name)?;
         if old.as_ref().is_some_and(|o| o.matches(&info, v)) {
             summary.unchanged.push(summary_of(c, &info.version));
             continue;
@@ -413,21 +413,7 @@ fn verify_bundle_file(c: &select::Choice<'_>) -> Result<(), Error> {
 }
 
 fn file_sha256(path: &Path) -> std::io::Result<(String, u64)> {
-    use sha2::Digest;
-    use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
-    let mut h = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut size = 0;
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-        size += n as u64;
-    }
-    Ok((hex::encode(h.finalize()), size))
+    crate::types::Sha256::of_file(path).map(|(h, n)| (h.as_str().to_string(), n))
 }
 
 /// `python -m compileall -q` over the installed `.py` files; failures are warnings (the install stands).

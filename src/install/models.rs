@@ -3,7 +3,7 @@
 //! with `--local-dir`. Everything is staged in the destination, then published by [`super::txn`].
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -78,19 +78,8 @@ fn copy_file(from: &Path, to: Option<&Path>) -> std::io::Result<(String, u64)> {
         .transpose()?
         .map(std::io::BufWriter::new);
     let mut h = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    loop {
-        let n = src.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-        if let Some(o) = out.as_mut() {
-            o.write_all(&buf[..n])?;
-        }
-        size += n as u64;
-    }
+    let size =
+        crate::types::stream_sha256(&mut src, &mut h, out.as_mut().map(|o| o as &mut dyn Write))?;
     if let Some(mut o) = out {
         o.flush()?;
         o.into_inner().map_err(|e| e.into_error())?.sync_all()?;
@@ -132,6 +121,9 @@ fn check_file(repo: &str, f: &LockedModelFile) -> Result<(), Error> {
     if !(f.blob.len() == 40 || f.blob.len() == 64) || !f.blob.bytes().all(|b| b.is_ascii_hexdigit())
     {
         return Err(bad(format!("has an invalid blob name '{}'", f.blob)));
+    }
+    if f.sha256.is_none() {
+        return Err(bad("has no sha256 in the bundle's manifest".into()));
     }
     Ok(())
 }
@@ -282,7 +274,7 @@ pub fn stage_cache_as(
         for (blob, f) in blobs.iter().filter(|_| with_blobs) {
             let dest = dst.join("blobs").join(blob);
             if let Some((sha, size)) = present.get(blob) {
-                if sha == f.sha256.as_str() && *size == f.size {
+                if sha == f.sha256_hex() && *size == f.size {
                     summary.reused += 1;
                     continue;
                 }
@@ -298,7 +290,7 @@ pub fn stage_cache_as(
                 path: f.path.clone(),
                 src: src.join("blobs").join(blob),
                 staged: staged.clone(),
-                sha256: f.sha256.to_string(),
+                sha256: f.sha256_hex().to_string(),
                 size: f.size,
             });
             summary.bytes_copied += f.size;
@@ -306,18 +298,14 @@ pub fn stage_cache_as(
         }
         // Snapshot entries.
         for f in &m.files {
-            let dest = dst.join("snapshots").join(commit).join(&f.path);
-            let target = format!(
-                "{}blobs/{}",
-                "../".repeat(2 + f.path.matches('/').count()),
-                f.blob
-            );
+            let dest = dst.join(f.snapshot_path(&m.commit));
+            let target = f.snapshot_target();
             let up_to_date = match std::fs::symlink_metadata(&dest) {
                 Ok(meta) if meta.file_type().is_symlink() => {
                     std::fs::read_link(&dest).is_ok_and(|t| t == Path::new(&target))
                 }
                 Ok(meta) if meta.is_file() => {
-                    sha256_file(&dest).is_ok_and(|(sha, _)| sha == f.sha256.as_str())
+                    sha256_file(&dest).is_ok_and(|(sha, _)| sha == f.sha256_hex())
                 }
                 _ => false,
             };
@@ -339,7 +327,7 @@ pub fn stage_cache_as(
                     path: f.path.clone(),
                     src: src.join("blobs").join(&f.blob),
                     staged: staged.clone(),
-                    sha256: f.sha256.to_string(),
+                    sha256: f.sha256_hex().to_string(),
                     size: f.size,
                 });
             }
@@ -397,7 +385,7 @@ pub fn stage_local(
             check_file(&repo, f)?;
             let dest = f.path.split('/').fold(root.clone(), |p, part| p.join(part));
             if std::fs::symlink_metadata(&dest).is_ok_and(|m| m.is_file())
-                && sha256_file(&dest).is_ok_and(|(sha, _)| sha == f.sha256.as_str())
+                && sha256_file(&dest).is_ok_and(|(sha, _)| sha == f.sha256_hex())
             {
                 summary.reused += 1;
                 continue;
@@ -409,7 +397,7 @@ pub fn stage_local(
                 path: f.path.clone(),
                 src: src.join("blobs").join(&f.blob),
                 staged: staged.clone(),
-                sha256: f.sha256.to_string(),
+                sha256: f.sha256_hex().to_string(),
                 size: f.size,
             });
             summary.bytes_copied += f.size;

@@ -48,11 +48,18 @@ pub struct Txn {
     crash_after: Option<usize>,
 }
 
-/// Test hook: fail after N commit steps (`FERRY_TEST_FAIL_AFTER=N`).
+/// Test hook: fail after N commit steps (`FERRY_TEST_FAIL_AFTER=N`). Debug builds only: a release build
+/// never reads it.
+#[cfg(debug_assertions)]
 fn fail_after_from_env() -> Option<usize> {
     std::env::var("FERRY_TEST_FAIL_AFTER")
         .ok()
         .and_then(|v| v.trim().parse().ok())
+}
+
+#[cfg(not(debug_assertions))]
+fn fail_after_from_env() -> Option<usize> {
+    None
 }
 
 impl Txn {

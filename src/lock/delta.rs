@@ -197,7 +197,7 @@ fn is_build_only(reason: Option<&str>) -> bool {
 }
 
 /// Every file member a full bundle of `lock` carries (packages and model blobs) with its sha256 (all
-/// zeros where the lock does not know it yet).
+/// left out where the lock does not know it yet).
 pub fn lock_members(lock: &Lock) -> BTreeMap<String, Sha256> {
     let mut out = BTreeMap::new();
     for p in &lock.packages {
@@ -206,7 +206,9 @@ pub fn lock_members(lock: &Lock) -> BTreeMap<String, Sha256> {
     for m in &lock.models {
         let folder = crate::bundle::model_folder(m);
         for f in &m.files {
-            out.insert(format!("{folder}/blobs/{}", f.blob), f.sha256.clone());
+            if let Some(sha) = &f.sha256 {
+                out.insert(format!("{folder}/blobs/{}", f.blob), sha.clone());
+            }
         }
     }
     out

@@ -39,6 +39,8 @@ impl Candidate {
 pub struct Rules<'a> {
     pub only_binary: bool,
     pub no_binary: bool,
+    /// `--prefer-binary`: versions with a usable wheel come before newer versions with only an sdist.
+    pub prefer_binary: bool,
     /// `--hash` values: a file whose sha256 the index gives and that is not listed is left out, unless no
     /// file of that version is left (then the hash check after download names the mismatch).
     pub hashes: Option<&'a [Sha256]>,
@@ -143,12 +145,19 @@ pub fn candidates(
         })
         .collect();
     out.retain(|c| !c.files.is_empty());
-    if matches!(
+    let by_index = matches!(
         rules.strategy,
         IndexStrategy::FirstMatch | IndexStrategy::UnsafeFirstMatch
-    ) {
-        // Every version of the first index before any of the next (stable: highest first within an index).
-        out.sort_by_key(|c| c.rank);
+    );
+    if by_index || rules.prefer_binary {
+        // Every version of the first index before any of the next (stable: highest first within an index);
+        // with `--prefer-binary`, within that order versions with a wheel before sdist-only ones.
+        out.sort_by_key(|c| {
+            (
+                if by_index { c.rank } else { Default::default() },
+                rules.prefer_binary && c.best_is_sdist(),
+            )
+        });
     }
     out
 }

@@ -133,6 +133,7 @@ impl<'a> Provider<'a> {
         Rules {
             only_binary: self.options.only_binary.applies(name),
             no_binary: self.options.no_binary.applies(name),
+            prefer_binary: self.options.prefer_binary,
             hashes: self.hashes.get(name).map(Vec::as_slice),
             strategy: self.index.sources().strategy,
         }

@@ -266,7 +266,7 @@ impl Catalog {
                     continue;
                 }
                 let oid = if f.lfs {
-                    git_blob_sha1(lfs_pointer(f.sha256.as_str(), f.size).as_bytes())
+                    git_blob_sha1(lfs_pointer(f.sha256_hex(), f.size).as_bytes())
                 } else {
                     f.blob.clone()
                 };

@@ -64,12 +64,8 @@ pub struct App {
 
 /// Bind, answer until SIGTERM or ctrl-c, then drain. `ready` is called with the bound address.
 pub fn run(app: App, listen: &str, ready: impl FnOnce(SocketAddr)) -> Result<(), Error> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("ferry-serve")
-        .build()
-        .map_err(|e| Error::Runtime(e.to_string()))?;
-    runtime.block_on(serve(Arc::new(app), listen, ready))
+    // The process's one runtime, shared with the network client.
+    crate::fetch::http::block_on(serve(Arc::new(app), listen, ready))
 }
 
 async fn serve(app: Arc<App>, listen: &str, ready: impl FnOnce(SocketAddr)) -> Result<(), Error> {

@@ -111,7 +111,7 @@ pub fn fixture() -> Fixture {
     let model_file = |path: &str, blob: &str, sha: &Sha256, size, lfs| LockedModelFile {
         path: path.into(),
         blob: blob.into(),
-        sha256: sha.clone(),
+        sha256: Some(sha.clone()),
         size,
         lfs,
     };

@@ -102,6 +102,8 @@ pub enum FaultKind {
     Corrupt,
     /// Ignore `Range` and answer 200 with the whole body.
     IgnoreRange,
+    /// Send the full `Content-Length` but only half the body bytes (at least one), then close.
+    CutShort,
 }
 
 #[derive(Clone, Debug)]
@@ -143,6 +145,8 @@ struct State {
     /// Requests seen by both servers, and faults due on a given request number (1-based).
     requests: AtomicUsize,
     nth_faults: Mutex<Vec<(usize, FaultKind)>>,
+    /// Faults due on every Nth request (first match wins).
+    periodic_faults: Mutex<Vec<(usize, FaultKind)>>,
     /// Put this origin in `Link` headers instead of our own (a mirror passing upstream links through).
     link_origin: Mutex<Option<String>>,
 }
@@ -228,6 +232,12 @@ impl HubServer {
     /// Misbehave on the `n`th request either server receives (1-based), whatever it asks for.
     pub fn fail_nth(&self, n: usize, kind: FaultKind) {
         self.state.nth_faults.lock().unwrap().push((n, kind));
+    }
+
+    /// Inject `kind` on every `n`th request to either server (counted together, 1-based); earlier calls
+    /// win when several periods meet.
+    pub fn fail_every(&self, n: usize, kind: FaultKind) {
+        self.state.periodic_faults.lock().unwrap().push((n, kind));
     }
 
     pub fn log(&self) -> Vec<Logged> {
@@ -336,6 +346,15 @@ fn take_fault(state: &State, path: &str) -> Option<FaultKind> {
     {
         return Some(kind.clone());
     }
+    if let Some((_, kind)) = state
+        .periodic_faults
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(every, _)| n % every == 0)
+    {
+        return Some(kind.clone());
+    }
     let mut faults = state.faults.lock().unwrap();
     let f = faults
         .iter_mut()
@@ -401,6 +420,7 @@ fn handle(mut stream: TcpStream, role: Role, state: &State) {
     ));
     let sent = match body_fault {
         Some(FaultKind::Truncate(n)) => n.min(resp.body.len()),
+        Some(FaultKind::CutShort) => (resp.body.len() / 2).max(1).min(resp.body.len()),
         Some(FaultKind::Stall { after, .. }) => after.min(resp.body.len()),
         _ => resp.body.len(),
     };

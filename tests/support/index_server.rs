@@ -35,6 +35,12 @@ struct State {
     log: Vec<(String, Option<String>)>,
     no_hashes: bool,
     no_metadata: bool,
+    /// `Authorization` value every request must carry (401 otherwise).
+    require_auth: Option<String>,
+    /// Every `Authorization` header received, with its path.
+    auth_seen: Vec<(String, String)>,
+    /// Answer file requests with a 302 to this base URL (a storage host elsewhere).
+    redirect_files: Option<String>,
 }
 
 pub struct IndexServer {
@@ -149,6 +155,20 @@ impl IndexServer {
     pub fn without_metadata(&self) {
         self.state.lock().unwrap().no_metadata = true;
     }
+    /// Demand HTTP basic auth with these credentials on every request.
+    pub fn require_basic_auth(&self, user: &str, password: &str) {
+        use base64::Engine;
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        self.state.lock().unwrap().require_auth = Some(format!("Basic {token}"));
+    }
+    /// `Authorization` headers received: (path, value).
+    pub fn authorization_seen(&self) -> Vec<(String, String)> {
+        self.state.lock().unwrap().auth_seen.clone()
+    }
+    /// Redirect every `/files/NAME` request to `BASE/files/NAME`.
+    pub fn redirect_files_to(&self, base: &str) {
+        self.state.lock().unwrap().redirect_files = Some(base.trim_end_matches('/').to_string());
+    }
     /// Requests seen: (path, Range header).
     pub fn log(&self) -> Vec<(String, Option<String>)> {
         self.state.lock().unwrap().log.clone()
@@ -193,6 +213,28 @@ fn handle(req: tiny_http::Request, state: &Arc<Mutex<State>>, mode: Mode) {
     let accept = header("Accept").unwrap_or_default();
     let mut st = state.lock().unwrap();
     st.log.push((path.clone(), range.clone()));
+    let auth = header("Authorization");
+    if let Some(a) = &auth {
+        st.auth_seen.push((path.clone(), a.clone()));
+    }
+    if st.require_auth.is_some() && st.require_auth != auth {
+        drop(st);
+        let www =
+            tiny_http::Header::from_bytes("WWW-Authenticate", "Basic realm=\"test\"").unwrap();
+        let _ = req.respond(
+            tiny_http::Response::from_string("authentication required")
+                .with_status_code(401)
+                .with_header(www),
+        );
+        return;
+    }
+    if let (Some(base), Some(name)) = (&st.redirect_files, path.strip_prefix("/files/")) {
+        let to = format!("{base}/files/{name}");
+        drop(st);
+        let loc = tiny_http::Header::from_bytes("Location", to.as_bytes()).unwrap();
+        let _ = req.respond(tiny_http::Response::empty(302).with_header(loc));
+        return;
+    }
     if let Some(n) = st.fail.get_mut(&path) {
         if *n > 0 {
             *n -= 1;

@@ -289,7 +289,7 @@ impl Staging {
             locked.push(LockedModelFile {
                 path: path.to_string(),
                 blob,
-                sha256: sha,
+                sha256: Some(sha),
                 size: content.len() as u64,
                 lfs: *lfs,
             });

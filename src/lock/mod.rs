@@ -1,5 +1,14 @@
-//! The lock: everything a bundle holds, pinned. Written as `ferry.lock` and, inside a bundle, as `ferry.json`.
+//! The lock stage: plan + resolution + model pins → [`Lock`] ([`make`]), and the files a lock names
+//! fetched into the cache ([`packages`]). The lock is everything a bundle holds, pinned; it is written as
+//! `ferry.lock` and, inside a bundle, as `ferry.json`. No URL in it carries credentials.
+use std::path::{Path, PathBuf};
+
 use serde::{Deserialize, Serialize};
+
+pub mod make;
+pub mod packages;
+
+pub use make::{created_time, make_lock, Made};
 
 use crate::target::Target;
 use crate::types::{CommitSha, PackageName, RepoId, RepoKind, Sha256};
@@ -123,11 +132,91 @@ pub struct LockedModelFile {
     pub path: String,
     /// Cache blob name: sha256 for LFS files, git blob sha1 otherwise.
     pub blob: String,
-    /// sha256 of the content (always known once downloaded).
-    pub sha256: Sha256,
+    /// sha256 of the content. Unknown (absent) for a non-LFS file until it is downloaded: the hub lists
+    /// only its git sha1. Always known in a bundle's `ferry.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<Sha256>,
     pub size: u64,
     #[serde(default)]
     pub lfs: bool,
+}
+
+impl LockedModelFile {
+    /// The sha256 as hex, "" while unknown (never equal to a real digest).
+    pub fn sha256_hex(&self) -> &str {
+        self.sha256.as_ref().map_or("", Sha256::as_str)
+    }
+
+    /// `snapshots/COMMIT/PATH`, relative to the repo's cache folder.
+    pub fn snapshot_path(&self, commit: &CommitSha) -> String {
+        format!("snapshots/{commit}/{}", self.path)
+    }
+
+    /// Target of this file's snapshot symlink (see [`snapshot_link_target`]).
+    pub fn snapshot_target(&self) -> String {
+        snapshot_link_target(&self.path, &self.blob)
+    }
+}
+
+/// Target of the snapshot symlink for a file at `path` in the repo: `../../blobs/BLOB`, one more `../` per
+/// folder level of `path` (the Hugging Face cache layout; the one place this formula is written).
+pub fn snapshot_link_target(path: &str, blob: &str) -> String {
+    let depth = path.matches('/').count();
+    format!("{}../../blobs/{blob}", "../".repeat(depth))
+}
+
+/// Errors of the lock stage that are not a lower layer's.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{}: not a ferry lock: {message}", path.display())]
+    NotALock { path: PathBuf, message: String },
+    #[error("{}: lock format {found} is not supported (this ferry reads {FORMAT_VERSION})", path.display())]
+    Format { path: PathBuf, found: u32 },
+    #[error("lock: bad URL {url}: {message}")]
+    BadUrl { url: String, message: String },
+    #[error("{wheel}: could not rebuild it from {sdist}: {message}")]
+    Rebuild {
+        wheel: String,
+        sdist: String,
+        message: String,
+    },
+    #[error("{}: the wheel built from {sdist} has sha256 {actual}, the lock says {expected} (the build is not reproducible; run `ferry lock` again)", path.display())]
+    NotReproducible {
+        path: PathBuf,
+        sdist: String,
+        actual: Sha256,
+        expected: Sha256,
+    },
+}
+
+impl Error {
+    /// A lock file the user named that cannot be used.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            Error::NotALock { .. } | Error::Format { .. } | Error::BadUrl { .. }
+        )
+    }
+}
+
+/// Read a lock file (`--locked`): its format must be this ferry's and its targets valid.
+pub fn read(path: &Path) -> Result<Lock, crate::Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| crate::Error::io(path, e))?;
+    let lock = Lock::from_json(&text).map_err(|e| Error::NotALock {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    if lock.format != FORMAT_VERSION {
+        return Err(Error::Format {
+            path: path.to_path_buf(),
+            found: lock.format,
+        }
+        .into());
+    }
+    for t in &lock.targets {
+        t.validate()?;
+    }
+    Ok(lock)
 }
 
 /// A file carried under `files/NAME` in the bundle.
