@@ -197,6 +197,9 @@ pub fn choose(mode: &TorchMode, target: &Target, env_driver: Option<&str>) -> Op
             let reason = match (driver, os) {
                 (_, Os::MacOs) => "cpu: macOS targets have no CUDA builds".to_string(),
                 (None, _) => "cpu: no NVIDIA driver recorded for this target".to_string(),
+                (Some(d), _) if parse_driver(d).is_none() => {
+                    format!("cpu: driver '{d}' {from} is not a driver version (e.g. 535.104.05)")
+                }
                 (Some(d), _) => match newest_cuda_for(d, os) {
                     Some(b) => {
                         return Some(Choice {
@@ -332,6 +335,8 @@ mod tests {
         assert_eq!(c.backend.as_str(), "cu124");
         assert!(c.reason.contains("FERRY_CUDA_DRIVER_VERSION"));
         assert!(choose(&TorchMode::None, &target("win_amd64", None), None).is_none());
+        let c = choose(&TorchMode::Auto, &target("win_amd64", Some("n/a")), None).unwrap();
+        assert!(c.reason.contains("not a driver version"), "{}", c.reason);
     }
 
     #[test]

@@ -53,6 +53,9 @@ pub enum Cmd {
         /// Lock file to write.
         #[arg(short = 'o', long, default_value = "ferry.lock")]
         output: PathBuf,
+        /// `auto`: measure the mirror candidates and resolve on the fastest fresh one (docs/mirrors.md).
+        #[arg(long)]
+        mirror: Option<String>,
         /// `ferry` (ferry.lock, JSON) or `pylock` (PEP 751; -o defaults to pylock.toml).
         #[arg(long, value_parser = ["ferry", "pylock"], default_value = "ferry")]
         format: String,
@@ -82,6 +85,9 @@ pub enum Cmd {
         /// Print what would be downloaded, the total size and how much is already cached, then stop.
         #[arg(long)]
         dry_run: bool,
+        /// `auto`: download from the fastest fresh mirror, failing over to the next (docs/mirrors.md).
+        #[arg(long)]
+        mirror: Option<String>,
         /// Delta bundle: leave out every file OLD (a lock or a bundle) already carried.
         #[arg(long, value_name = "OLD")]
         have: Option<PathBuf>,
@@ -154,9 +160,15 @@ pub enum Cmd {
         json: bool,
     },
     /// What changed between two bundles or locks (packages, licences, models, size).
+    #[command(
+        after_help = "Examples:\n  ferry diff old.ferry.tar new.ferry.tar\n  ferry diff ferry.lock new.lock --json"
+    )]
     Diff {
+        /// The older bundle or lock.
         old: PathBuf,
+        /// The newer bundle or lock.
         new: PathBuf,
+        /// Machine-readable output.
         #[arg(long)]
         json: bool,
         /// Download cache to read licences of locked wheels from (locks only).
@@ -164,16 +176,62 @@ pub enum Cmd {
         cache_dir: Option<PathBuf>,
     },
     /// Serve verified bundles as a package index, a Hugging Face hub endpoint and web seeds.
+    #[command(
+        after_help = "Examples:\n  ferry serve app.ferry.tar -p ferry.pub                       # http://127.0.0.1:8080/simple/\n  ferry serve a.ferry.tar b.ferry.tar -p ferry.pub --listen 0.0.0.0:8080\n  ferry serve app.ferry.tar -p ferry.pub --export ./static-index"
+    )]
     Serve {
+        /// Bundles to serve (each is verified first).
         #[arg(required = true)]
         bundles: Vec<PathBuf>,
+        /// Public key of the signer (from `ferry keygen`).
         #[arg(short = 'p', long = "public-key", default_value = "ferry.pub")]
         public: PathBuf,
+        /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
         /// Write a static PEP 503 index (pages, files, .metadata) into DIR and exit.
         #[arg(long)]
         export: Option<PathBuf>,
+    },
+    /// Write a BitTorrent torrent of a bundle (one per volume) with BEP 19 web seeds.
+    Torrent {
+        bundle: PathBuf,
+        /// Web seed URL (the bundle file, or a folder ending in `/`); repeatable.
+        #[arg(long = "web-seed")]
+        web_seeds: Vec<String>,
+        /// Tracker announce URL; repeatable.
+        #[arg(long = "tracker")]
+        trackers: Vec<String>,
+        #[arg(short = 'o', long)]
+        output: PathBuf,
+        #[arg(long)]
+        force: bool,
+    },
+    /// Push a bundle to an OCI registry: one layer per bundle file.
+    Push {
+        bundle: PathBuf,
+        /// oci://HOST[:PORT]/REPO:TAG
+        reference: String,
+        /// Talk HTTP instead of HTTPS (a registry inside the intranet without TLS).
+        #[arg(long)]
+        plain_http: bool,
+        /// Verify the bundle with this public key before pushing.
+        #[arg(short = 'p', long = "public-key")]
+        public: Option<PathBuf>,
+    },
+    /// Pull a bundle from an OCI registry and rebuild the byte-identical signed tar.
+    Pull {
+        /// oci://HOST[:PORT]/REPO:TAG (or @sha256:DIGEST)
+        reference: String,
+        #[arg(short = 'o', long)]
+        output: PathBuf,
+        #[arg(long)]
+        plain_http: bool,
+        /// Also verify the signature and every hash with this public key.
+        #[arg(short = 'p', long = "public-key")]
+        public: Option<PathBuf>,
+        #[arg(long)]
+        force: bool,
     },
     /// Describe this host as a target (run on the air-gapped host).
     #[command(
@@ -186,6 +244,20 @@ pub enum Cmd {
         /// Target file to write.
         #[arg(short = 'o', long, default_value = "target.json")]
         output: PathBuf,
+    },
+    /// Measure the mirror candidates (package index, hub, PyTorch wheels) and show the choice.
+    Mirrors {
+        #[arg(long)]
+        json: bool,
+        /// Judge freshness against this lock and time one of its files.
+        #[arg(long)]
+        locked: Option<PathBuf>,
+        #[arg(short = 'i', long)]
+        index_url: Option<String>,
+        #[arg(long)]
+        hf_endpoint: Option<String>,
+        #[arg(long)]
+        torch_index_base: Option<String>,
     },
 }
 
@@ -201,16 +273,21 @@ pub struct InputFlags {
     /// Constraints file in pip syntax. Repeatable.
     #[arg(short = 'c', long = "constraint", help_heading = "Inputs")]
     pub constraints: Vec<PathBuf>,
-    /// LoRA training config (YAML, TOML or JSON): its models and the trainer's run-time repos. Repeatable.
+    /// Training config (kohya sd-scripts / lora-scripts TOML, kohya_ss GUI JSON, ai-toolkit YAML): the models
+    /// it names (repo ids, hub URLs, plain URLs, local files) and the tokenizers the trainer loads at run
+    /// time for its family. Default file choice: a pipeline's from_pretrained files without the safety
+    /// checker; the root file for single-file families (Flux, SD3, …); a VAE's vae/ folder; tokenizer files
+    /// only for run-time tokenizers (docs/configs.md). Repeatable.
     #[arg(long = "config", help_heading = "Inputs")]
     pub configs: Vec<PathBuf>,
     /// Hugging Face repo, REPO[@REVISION] or a hub URL. Repeatable.
     #[arg(long = "model", help_heading = "Inputs")]
     pub models: Vec<String>,
-    /// Only the --model files matching GLOB (e.g. '*.json'). Repeatable.
+    /// Only the --model files matching GLOB (e.g. '*.json'); a pattern matching no file is an error.
+    /// Repeatable.
     #[arg(long, value_name = "GLOB", help_heading = "Inputs")]
     pub include: Vec<String>,
-    /// Leave out the --model files matching GLOB. Repeatable.
+    /// Leave out the --model files matching GLOB; a pattern matching no file is an error. Repeatable.
     #[arg(long, value_name = "GLOB", help_heading = "Inputs")]
     pub exclude: Vec<String>,
     /// Precision variant for diffusers pipelines (e.g. fp16).
@@ -251,7 +328,7 @@ pub struct InputFlags {
     #[arg(long, help_heading = "Resolution")]
     pub skip_unbundlable: bool,
     /// Bundle without a local file a config names that does not exist (a warning instead of an error).
-    #[arg(long)]
+    #[arg(long, help_heading = "Inputs")]
     pub skip_missing: bool,
     /// Download cache [default: FERRY_CACHE_DIR, else the user cache dir + /ferry].
     #[arg(long, help_heading = "Downloads")]
@@ -261,13 +338,13 @@ pub struct InputFlags {
     pub jobs: usize,
     /// Which index a project listed on several comes from: first-match (default), first-index,
     /// unsafe-first-match, unsafe-best-match.
-    #[arg(long)]
+    #[arg(long, help_heading = "Sources")]
     pub index_strategy: Option<String>,
     /// PyTorch build for the torch family: auto (from the target's probe), cpu, cu121, rocm6.2, xpu, …
-    #[arg(long)]
+    #[arg(long, help_heading = "Resolution")]
     pub torch_backend: Option<String>,
     /// Root of the PyTorch wheel indexes (or a mirror of it); default FERRY_TORCH_INDEX_BASE.
-    #[arg(long)]
+    #[arg(long, help_heading = "Sources")]
     pub torch_index_base: Option<String>,
     /// Do not add the target's pip to bundles (by default a bundle with Python packages carries pip, so a
     /// venv made by `ferry install` has it).
@@ -305,6 +382,7 @@ impl Cli {
                 inputs,
                 output,
                 format,
+                mirror,
                 force,
             } => Command::Lock(commands::lock::Settings {
                 inputs: inputs.into_settings(),
@@ -313,6 +391,7 @@ impl Cli {
                     _ => output,
                 },
                 pylock: format == "pylock",
+                mirror,
                 force,
             }),
             Cmd::Bundle {
@@ -322,6 +401,7 @@ impl Cli {
                 locked,
                 split,
                 dry_run,
+                mirror,
                 have,
                 force,
                 with_ferry,
@@ -332,6 +412,7 @@ impl Cli {
                 locked,
                 split,
                 dry_run,
+                mirror,
                 have,
                 force,
                 with_ferry,
@@ -387,9 +468,59 @@ impl Cli {
                 listen,
                 export,
             }),
+            Cmd::Torrent {
+                bundle,
+                web_seeds,
+                trackers,
+                output,
+                force,
+            } => Command::Torrent(crate::torrent::Settings {
+                bundle,
+                web_seeds,
+                trackers,
+                output,
+                force,
+            }),
+            Cmd::Push {
+                bundle,
+                reference,
+                plain_http,
+                public,
+            } => Command::Push(crate::oci::PushSettings {
+                bundle,
+                reference,
+                plain_http,
+                public,
+            }),
+            Cmd::Pull {
+                reference,
+                output,
+                plain_http,
+                public,
+                force,
+            } => Command::Pull(crate::oci::PullSettings {
+                reference,
+                output,
+                plain_http,
+                public,
+                force,
+            }),
             Cmd::Probe { python, output } => {
                 Command::Probe(commands::probe::Settings { python, output })
             }
+            Cmd::Mirrors {
+                json,
+                locked,
+                index_url,
+                hf_endpoint,
+                torch_index_base,
+            } => Command::Mirrors(commands::mirrors::Settings {
+                json,
+                locked,
+                index_url,
+                hf_endpoint,
+                torch_index_base,
+            }),
         }
     }
 }

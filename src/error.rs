@@ -23,7 +23,13 @@ pub enum Error {
     #[error(transparent)]
     HashCheck(Box<crate::resolve::hash_check::HashMismatch>),
     #[error(transparent)]
+    Mirrors(Box<crate::mirrors::Error>),
+    #[error(transparent)]
     Serve(#[from] crate::serve::Error),
+    #[error(transparent)]
+    Torrent(#[from] crate::torrent::Error),
+    #[error(transparent)]
+    Oci(#[from] crate::oci::Error),
     #[error("{0}")]
     Usage(String),
     #[error("{}: {source}", path.display())]
@@ -33,6 +39,12 @@ pub enum Error {
     },
     #[error("{0}")]
     Other(String),
+}
+
+impl From<crate::mirrors::Error> for Error {
+    fn from(e: crate::mirrors::Error) -> Self {
+        Error::Mirrors(Box::new(e))
+    }
 }
 
 impl From<crate::fetch::Error> for Error {
@@ -60,12 +72,16 @@ impl Error {
         match self {
             Error::Input(_) | Error::Target(_) | Error::Usage(_) | Error::Sources(_) => 2,
             Error::Lock(e) if e.is_usage() => 2,
+            Error::Mirrors(e) if matches!(**e, crate::mirrors::Error::NoneFresh { .. }) => 1,
+            Error::Mirrors(_) => 2,
             Error::Bundle(e) if e.is_verification() => 3,
             Error::Bundle(e) if e.is_usage() => 2,
             Error::Install(e) if e.is_verification() => 3,
             Error::HashCheck(_) => 3,
             Error::Install(crate::install::Error::Usage(_)) => 2,
             Error::Serve(e) => e.exit_code(),
+            Error::Torrent(e) => e.exit_code(),
+            Error::Oci(e) => e.exit_code(),
             Error::Resolve(_)
             | Error::Fetch(_)
             | Error::Bundle(_)

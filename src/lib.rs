@@ -13,9 +13,12 @@ pub mod host;
 pub mod inputs;
 pub mod install;
 pub mod lock;
+pub mod mirrors;
+pub mod oci;
 pub mod resolve;
 pub mod serve;
 pub mod target;
+pub mod torrent;
 pub mod types;
 
 pub use error::Error;

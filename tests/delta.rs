@@ -121,6 +121,15 @@ fn base_plus_delta_installs_the_same_as_the_full_bundle() {
     assert!(ext.join(blob("model.safetensors")).is_file());
     let sums = std::fs::read_to_string(ext.join("SHA256SUMS")).unwrap();
     assert!(!sums.contains("app-1.0"), "{sums}");
+    // Its pylock.toml still names the whole environment; what stayed home has a URL but no path.
+    let pylock: toml::Value =
+        toml::from_str(&std::fs::read_to_string(ext.join("pylock.toml")).unwrap()).unwrap();
+    for p in pylock["packages"].as_array().unwrap() {
+        let w = &p["wheels"][0];
+        let carried = p["name"].as_str() != Some("app");
+        assert_eq!(w.get("path").is_some(), carried, "{p:#?}");
+        assert!(w.get("url").is_some(), "{p:#?}");
+    }
     let size = |f: &str| std::fs::metadata(d.join(f)).unwrap().len();
     assert!(size("delta.ferry.tar") < size("full.ferry.tar"));
 

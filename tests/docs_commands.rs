@@ -1,7 +1,8 @@
 //! Story: a reader copies the commands from the README and docs/ and they run as written. Every
 //! ```` ```sh runnable ```` block of the files below runs with bash (`-euo pipefail`), in order, in one fresh
 //! folder per file holding a requirements.txt and the repo's manifests/, against a local package index
-//! (`PIP_INDEX_URL`) and a local hub (`HF_ENDPOINT`) that serve the projects and models the docs name.
+//! (`PIP_INDEX_URL`, `FERRY_TORCH_INDEX_BASE`) and a local hub (`HF_ENDPOINT`) that serve the projects and
+//! models the docs name.
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -135,6 +136,7 @@ fn run_doc(doc: &str, index: &IndexServer, hub: &HubServer) {
             .env("PATH", &path)
             .env("PIP_INDEX_URL", &index.url)
             .env("HF_ENDPOINT", &hub.url)
+            .env("FERRY_TORCH_INDEX_BASE", format!("{}torch", index.base()))
             .env("FERRY_KEY_PASSWORD", "correct horse battery staple")
             .env("FERRY_CACHE_DIR", d.join(".ferry-cache"))
             .env("PIP_CONFIG_FILE", "/dev/null")

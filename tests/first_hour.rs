@@ -296,7 +296,9 @@ fn help_lists_defaults_env_vars_and_examples_with_global_flags_apart() {
             );
         }
     }
-    for cmd in ["keygen", "lock", "verify", "inspect", "install", "probe"] {
+    for cmd in [
+        "keygen", "lock", "verify", "inspect", "install", "probe", "diff", "serve",
+    ] {
         let help = ok(ferry(dir.path()).args([cmd, "--help"]));
         assert!(
             help.contains("Examples:\n  ferry "),

@@ -344,7 +344,7 @@ fn torch_backend_takes_only_the_family_from_the_pytorch_index() {
                 "-r",
                 "requirements.txt",
                 "-o",
-                "x.lock",
+                "y.lock",
                 "--torch-backend",
                 "cuda12",
             ])

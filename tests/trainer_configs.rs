@@ -254,6 +254,12 @@ cache_text_encoder_outputs = true
         .current_dir(&x));
     let sums = std::fs::read_to_string(x.join("SHA256SUMS")).unwrap();
     assert!(sums.contains("files/loras/style.safetensors"), "{sums}");
+    let sbom = std::fs::read_to_string(x.join("sbom.cdx.json")).unwrap();
+    assert!(
+        sbom.contains("files/chara_flux.safetensors")
+            && sbom.contains(&support::hub_server::sha256_hex(&lora)),
+        "the SBOM lists files that are not on a hub: {sbom}"
+    );
 
     let home = d.join("hf");
     let out_files = d.join("trainer");
@@ -294,6 +300,49 @@ cache_text_encoder_outputs = true
         &home,
     );
     assert!(out.contains("ok") && out.contains("[3, 4, 1]"), "{out}");
+}
+
+#[test]
+fn the_example_flux_config_locks_as_shipped() {
+    let hub = flux_hub();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests/configs/flux_lora.toml");
+    std::fs::copy(&example, d.join("flux_lora.toml")).unwrap();
+    let mut cmd = ferry(d);
+    cmd.args([
+        "lock",
+        "--config",
+        "flux_lora.toml",
+        "--hf-endpoint",
+        &hub.url,
+        "-o",
+        "e.lock",
+    ])
+    .env("HF_TOKEN", TOKEN);
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", describe(&cmd, &out));
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("warning"),
+        "{}",
+        describe(&cmd, &out)
+    );
+    let lock = json(&d.join("e.lock"));
+    let repos: Vec<&str> = lock["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["repo"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        repos,
+        [
+            "black-forest-labs/FLUX.1-dev",
+            "comfyanonymous/flux_text_encoders",
+            "google/t5-v1_1-xxl",
+            "openai/clip-vit-large-patch14"
+        ]
+    );
 }
 
 #[test]

@@ -15,8 +15,8 @@ mod writer;
 pub use error::Error;
 pub use layout::{check_member_name, model_folder, snapshot_link_target, MANIFEST, SUMS, SUMS_SIG};
 pub use reader::{
-    extract, extract_reporting, read_front, read_manifest, verify, verify_reporting, Front, Member,
-    MemberKind, Verified,
+    extract, extract_reporting, list, read_front, read_manifest, verify, verify_reporting, Front,
+    Member, MemberKind, Verified,
 };
 pub use seek_volumes::{Slice, TarStream};
 pub use sign::{KeyId, PublicKey, SecretKey};

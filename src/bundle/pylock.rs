@@ -134,6 +134,7 @@ pub fn render(lock: &Lock, paths: bool) -> String {
         *versions.entry(name.as_str()).or_default() += 1;
     }
     let mut packages = Vec::new();
+    let mut skipped = Vec::new();
     for ((name, version), files) in &groups {
         let served: BTreeSet<String> = files.iter().flat_map(|p| p.targets.clone()).collect();
         let everywhere = served.is_empty() || served.is_superset(&all_targets);
@@ -147,13 +148,19 @@ pub fn render(lock: &Lock, paths: bool) -> String {
                 .collect();
             (!parts.is_empty()).then(|| parts.join(" or "))
         };
-        let file = |p: &LockedPackage| PyFile {
-            name: Some(p.filename.clone()),
-            // A wheel ferry built from an sdist has no download URL of its own.
-            url: p.built_from.is_none().then(|| without_credentials(&p.url)),
-            path: paths.then(|| format!("wheels/{}", p.filename)),
-            size: Some(p.size),
-            hashes: BTreeMap::from([("sha256".to_string(), p.sha256.to_string())]),
+        let file = |p: &LockedPackage| {
+            let member = format!("wheels/{}", p.filename);
+            // A wheel ferry built from an sdist has no download URL of its own; a file a delta leaves to
+            // its base has no path in this bundle.
+            let url = p.built_from.is_none().then(|| without_credentials(&p.url));
+            let carried = paths && !lock.omits(&member);
+            PyFile {
+                name: Some(p.filename.clone()),
+                path: (carried || (paths && url.is_none())).then_some(member),
+                url,
+                size: Some(p.size),
+                hashes: BTreeMap::from([("sha256".to_string(), p.sha256.to_string())]),
+            }
         };
         let mut pkg = PyPackage {
             name: name.clone(),
@@ -166,10 +173,18 @@ pub fn render(lock: &Lock, paths: bool) -> String {
             ..Default::default()
         };
         for p in files {
+            if !paths && p.built_from.is_some() {
+                // Built by ferry from an sdist: no URL to name outside a bundle.
+                skipped.push(p.filename.clone());
+                continue;
+            }
             match p.kind {
                 DistKind::Wheel => pkg.wheels.push(file(p)),
                 DistKind::Sdist => pkg.sdist = Some(file(p)),
             }
+        }
+        if pkg.wheels.is_empty() && pkg.sdist.is_none() {
+            continue;
         }
         packages.push(pkg);
     }
@@ -191,6 +206,11 @@ pub fn render(lock: &Lock, paths: bool) -> String {
         lock.name.replace(['\n', '\r'], " "),
         lock.tool
     );
+    for f in &skipped {
+        text.push_str(&format!(
+            "# left out: {f} (a wheel ferry builds from its sdist; only a bundle carries it)\n"
+        ));
+    }
     text.push_str(&toml::to_string(&doc).expect("pylock serializes"));
     text
 }
@@ -371,10 +391,10 @@ pub fn read(path: &Path, targets: &[Target], created: u64) -> Result<Lock, Pyloc
         hf_endpoint: None,
         packages: by_file.into_values().collect(),
         models: Vec::new(),
+        files: Vec::new(),
         local_paths: Vec::new(),
         skipped: Vec::new(),
         torch: Vec::new(),
-        files: Vec::new(),
         delta: None,
     };
     lock.normalize();
@@ -386,7 +406,7 @@ fn file_name(f: &PyFile) -> Option<String> {
         s.split(['?', '#'])
             .next()
             .and_then(|s| s.rsplit('/').next())
-            .map(|s| percent_decode(s))
+            .map(percent_decode)
     };
     f.name
         .clone()
@@ -448,10 +468,10 @@ mod tests {
                 package("old", "2.0", "old-2.0-py3-none-any.whl", &[&ib]),
             ],
             models: vec![],
+            files: vec![],
             local_paths: vec![],
             skipped: vec![],
             torch: vec![],
-            files: Vec::new(),
             delta: None,
         };
         let text = render(&lock, true);
@@ -482,7 +502,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("pylock.toml");
         std::fs::write(&path, &text).unwrap();
-        let back = read(&path, &[b.clone()], 5).unwrap();
+        let back = read(&path, std::slice::from_ref(&b), 5).unwrap();
         let files: Vec<&str> = back.packages.iter().map(|p| p.filename.as_str()).collect();
         assert_eq!(
             files,

@@ -160,6 +160,61 @@ pub fn read_front(bundle: &Path) -> Result<Front, Error> {
     })
 }
 
+/// Every member in archive order with its data offset and its sha256 (from SHA256SUMS for files, computed for
+/// the first three), checked for safe names as always but NOT verified: `push` lets the registry check each
+/// digest, `verify` is the way to trust a bundle.
+pub fn list(bundle: &Path) -> Result<Vec<Member>, Error> {
+    let pass = Pass::open(bundle)?;
+    let bundle = pass.bundle.clone();
+    let mut ctx = Ctx::new(&bundle, pass.total_len, pass.volumes.clone());
+    let mut archive = tar::Archive::new(pass.reader);
+    let mut entries = archive
+        .entries_with_seek()
+        .map_err(|e| map_io(&bundle, e))?;
+    let mut members = Vec::new();
+    let mut sums = BTreeMap::new();
+    for name in [MANIFEST, SUMS, SUMS_SIG] {
+        let (bytes, mut member) = ctx.read_small(&mut entries, name, MAX_MANIFEST)?;
+        member.sha256 = Some(Sha256::digest(&bytes));
+        if name == SUMS {
+            sums =
+                layout::parse_sums(&text(&bundle, SUMS, bytes)?).map_err(|e| ctx.bad(SUMS, e))?;
+        }
+        members.push(member);
+    }
+    for entry in entries {
+        let entry = entry.map_err(|e| map_io(&bundle, e))?;
+        let mut entry = entry;
+        let (name, kind, size) = ctx.admit(&mut entry)?;
+        let link_target = match kind {
+            MemberKind::Symlink => Some(ctx.link_target(&entry, &name)?),
+            _ => None,
+        };
+        let sha256 = match kind {
+            MemberKind::File => Some(
+                sums.get(&name)
+                    .cloned()
+                    .ok_or_else(|| ctx.bad(&name, format!("not listed in {SUMS}")))?,
+            ),
+            _ => None,
+        };
+        let offset = if kind == MemberKind::File {
+            entry.raw_file_position()
+        } else {
+            0
+        };
+        members.push(Member {
+            path: name,
+            kind,
+            size,
+            sha256,
+            link_target,
+            offset,
+        });
+    }
+    Ok(members)
+}
+
 struct Pass {
     bundle: PathBuf,
     volumes: Vec<PathBuf>,

@@ -399,6 +399,22 @@ pub fn render(lock: &Lock, manifest: &str, sources: &Sources) -> Result<String, 
         components.push(c);
         graph.entry(bom_ref).or_default();
     }
+    // Model files that are not on a hub (`files/`): plain-URL downloads and local files named by configs.
+    for f in &lock.files {
+        let bom_ref = format!("ferry-file:{}", f.name);
+        components.push(json!({
+            "type": "file",
+            "bom-ref": bom_ref,
+            "name": f.name,
+            "hashes": [{ "alg": "SHA-256", "content": f.sha256.as_str() }],
+            "properties": [
+                {"name": "ferry:member", "value": format!("files/{}", f.name)},
+                {"name": "ferry:source", "value": f.source},
+                {"name": "ferry:size", "value": f.size.to_string()},
+            ],
+        }));
+        graph.entry(bom_ref).or_default();
+    }
     let root = format!("ferry-bundle:{}", lock.name);
     let mut top: BTreeSet<String> = lock
         .packages
@@ -407,6 +423,7 @@ pub fn render(lock: &Lock, manifest: &str, sources: &Sources) -> Result<String, 
         .map(pypi_purl)
         .collect();
     top.extend(lock.models.iter().map(hf_purl));
+    top.extend(lock.files.iter().map(|f| format!("ferry-file:{}", f.name)));
     let mut dependencies = vec![json!({"ref": root, "dependsOn": top})];
     for (r, deps) in &graph {
         dependencies.push(json!({"ref": r, "dependsOn": deps}));

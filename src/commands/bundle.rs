@@ -20,6 +20,8 @@ pub struct Settings {
     pub locked: Option<PathBuf>,
     pub split: Option<String>,
     pub dry_run: bool,
+    /// `--mirror auto`.
+    pub mirror: Option<String>,
     /// `--have OLD.lock|OLD.ferry.tar`: a delta bundle over OLD.
     pub have: Option<PathBuf>,
     /// Replace an existing bundle.
@@ -40,6 +42,10 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
     if let (Some(out), false) = (&settings.output, settings.dry_run) {
         super::refuse_existing(out, settings.force)?;
     }
+    if let Some(v) = &settings.mirror {
+        crate::mirrors::check_value(v)?;
+    }
+    let auto = settings.mirror.is_some();
     // Load the key before resolving or downloading anything: a missing key or wrong password fails fast.
     let key = (!settings.dry_run)
         .then(|| bundle::sign::load_secret_key(&settings.secret))
@@ -66,8 +72,15 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
             (crate::lock::read(path)?, Vec::new(), None)
         }
         None => {
-            let plan = inputs::plan::build(&settings.inputs)?;
+            let mut plan = inputs::plan::build(&settings.inputs)?;
             super::note_default_target(&plan, progress);
+            if auto {
+                super::mirrors::before_lock(
+                    &mut plan,
+                    settings.inputs.hf_endpoint.as_deref(),
+                    progress,
+                )?;
+            }
             let made = make_lock(&plan, &settings.inputs, progress)?;
             (made.lock, made.pinned, Some(made.index))
         }
@@ -90,6 +103,16 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
         all_n.saturating_sub(cached_n),
         all_bytes.saturating_sub(cached_bytes),
     );
+    // The lock fixes every file and its sha256; mirrors only serve the bytes.
+    let mirror_hub = match auto {
+        true => super::mirrors::for_lock(
+            &lock,
+            settings.inputs.index_url.as_deref(),
+            settings.inputs.hf_endpoint.as_deref(),
+            progress,
+        )?,
+        false => None,
+    };
 
     let mut members = fetch_packages(
         &lock,
@@ -105,10 +128,9 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
         .map(|(member, file)| entry(member, file))
         .collect();
     if !lock.models.is_empty() {
-        let endpoint = settings
-            .inputs
-            .hf_endpoint
+        let endpoint = mirror_hub
             .clone()
+            .or_else(|| settings.inputs.hf_endpoint.clone())
             .or_else(|| lock.hf_endpoint.clone());
         let hub = Hub::from_env(endpoint.as_deref())?;
         let staged = fetch_models(
@@ -147,6 +169,9 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
             d.omitted.len()
         ));
     }
+    for note in crate::fetch::mirrors::dropped() {
+        progress.message(&note);
+    }
     let file_bytes: u64 = entries
         .iter()
         .map(|e| match e {
@@ -154,18 +179,21 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
             _ => 0,
         })
         .sum();
-    progress.message(&format!(
-        "packing {} into {}",
-        plural(entries.len(), "file"),
-        out.display()
-    ));
+
     let opts = WriteOptions {
         mtime: lock.created,
         split,
         trusted_comment: bundle::default_trusted_comment(&lock.name, lock.created),
     };
     let key = key.expect("loaded unless --dry-run");
-    let meter = term.meter("packing", file_bytes);
+    let meter = term.meter(
+        &format!(
+            "packing {} into {}",
+            plural(entries.len(), "file"),
+            out.display()
+        ),
+        file_bytes,
+    );
     let summary = bundle::write_reporting(&lock, entries, &key, &out, &opts, &|n| meter.add(n))?;
     meter.finish();
     let shown: Vec<String> = summary
@@ -182,12 +210,13 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
         bundle::human_size(summary.bytes),
         summary.key_id
     );
+    // What this run fetched, and the rest, which was already in the cache.
     eprintln!(
         "downloaded {} ({}), {} from the cache ({}); bundle {}",
         plural(downloaded, "file"),
         bundle::human_size(downloaded_bytes),
-        plural(cached_n, "file"),
-        bundle::human_size(cached_bytes),
+        plural(all_n.saturating_sub(downloaded), "file"),
+        bundle::human_size(all_bytes.saturating_sub(downloaded_bytes)),
         bundle::human_size(summary.bytes)
     );
     Ok(())

@@ -6,9 +6,12 @@ pub mod inspect;
 pub mod install;
 pub mod keygen;
 pub mod lock;
+pub mod mirrors;
+pub mod oci;
 pub mod probe;
 pub mod progress;
 pub mod serve;
+pub mod torrent;
 pub mod verify;
 
 /// What the user asked for, parsed.
@@ -21,8 +24,12 @@ pub enum Command {
     Inspect(inspect::Settings),
     Install(install::Settings),
     Probe(probe::Settings),
+    Mirrors(mirrors::Settings),
     Diff(diff::Settings),
     Serve(serve::Settings),
+    Torrent(crate::torrent::Settings),
+    Push(crate::oci::PushSettings),
+    Pull(crate::oci::PullSettings),
 }
 
 /// Moved to the inputs stage (it is what the plan is built from); re-exported for the commands.
@@ -37,8 +44,12 @@ pub fn run(command: Command) -> Result<(), crate::Error> {
         Command::Inspect(s) => inspect::run(s),
         Command::Install(s) => install::run(s),
         Command::Probe(s) => probe::run(s),
+        Command::Mirrors(s) => mirrors::run(s),
         Command::Diff(s) => diff::run(s),
         Command::Serve(s) => serve::run(s),
+        Command::Torrent(s) => torrent::run(s),
+        Command::Push(s) => oci::push(s),
+        Command::Pull(s) => oci::pull(s),
     }
 }
 

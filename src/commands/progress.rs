@@ -56,20 +56,7 @@ impl TermProgress {
         st.expected_files += files;
         st.expected_bytes += bytes;
         if self.tty {
-            let total = st.expected_bytes;
-            let prefix = format!("downloading {}/{} files", st.finished, st.expected_files);
-            let bar = st.bar.get_or_insert_with(|| {
-                let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-                if let Ok(style) = ProgressStyle::with_template(
-                    "{prefix} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {wide_msg}",
-                ) {
-                    bar.set_style(style);
-                }
-                bar.enable_steady_tick(Duration::from_millis(250));
-                bar
-            });
-            bar.set_length(total);
-            bar.set_prefix(prefix);
+            self.draw_downloads(&mut st);
         } else {
             eprintln!(
                 "downloading {} ({})",
@@ -77,6 +64,24 @@ impl TermProgress {
                 human_size(bytes)
             );
         }
+    }
+
+    /// The overall download line (made on first use): files done of all, bytes, rate, ETA, current file.
+    fn draw_downloads(&self, st: &mut State) {
+        let total = st.expected_bytes;
+        let prefix = format!("downloading {}/{} files", st.finished, st.expected_files);
+        let bar = st.bar.get_or_insert_with(|| {
+            let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+            if let Ok(style) = ProgressStyle::with_template(
+                "{prefix} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {wide_msg}",
+            ) {
+                bar.set_style(style);
+            }
+            bar.enable_steady_tick(Duration::from_millis(250));
+            bar
+        });
+        bar.set_length(total);
+        bar.set_prefix(prefix);
     }
 
     /// End the download line; (files, bytes) that came over the network.
@@ -103,10 +108,11 @@ impl TermProgress {
             bar
         });
         if !self.tty && !self.quiet {
-            eprintln!("{what} {}", human_size(total));
+            eprintln!("{what} ({})", human_size(total));
         }
         Meter {
-            what: what.to_string(),
+            // Progress lines name the phase by its verb: `packing: 40% (…)`.
+            what: what.split(' ').next().unwrap_or(what).to_string(),
             total,
             bar,
             plain: !self.tty && !self.quiet,
@@ -123,7 +129,7 @@ impl Default for TermProgress {
 }
 
 impl Progress for TermProgress {
-    fn start(&self, label: &str, _total: Option<u64>) {
+    fn start(&self, label: &str, total: Option<u64>) {
         if self.quiet {
             return;
         }
@@ -133,6 +139,13 @@ impl Progress for TermProgress {
             st.received = st.received.saturating_sub(done);
             if let Some(bar) = &st.bar {
                 bar.set_position(bar.position().saturating_sub(done));
+            }
+        } else if st.finished + st.files.len() > st.expected_files {
+            // A download nobody announced (hashes filled in while locking): count it in.
+            st.expected_files += 1;
+            st.expected_bytes += total.unwrap_or(0);
+            if self.tty {
+                self.draw_downloads(&mut st);
             }
         }
         if let Some(bar) = &st.bar {

@@ -170,7 +170,20 @@ async fn download_one(
 
     let mut tried = Vec::new();
     let mut retries = 0;
-    for url in &req.urls {
+    // Registered mirrors first (dropped ones left out), then the request's own URLs.
+    let urls = super::mirrors::expand(&req.urls);
+    for (n, url) in urls.iter().enumerate() {
+        let more = n + 1 < urls.len();
+        if more && super::mirrors::is_dropped(url) {
+            continue;
+        }
+        // Bytes from another server resume only when the sha256 proves it is the same file.
+        if len > 0 && n > 0 && req.sha256.is_none() {
+            writer.reset().await?;
+            len = 0;
+            progress.start(&req.label, req.size);
+        }
+        let mirror = more && super::mirrors::is_mirror(url);
         let mut attempts = 0;
         let mut budget = Budget::starting_at(len);
         // Bytes the batch (and this file) received since the first attempt on this URL: when others kept
@@ -198,6 +211,16 @@ async fn download_one(
                 writer.reset().await?;
                 len = 0;
                 progress.start(&req.label, req.size);
+                if mirror {
+                    super::mirrors::drop_mirror(url, &err);
+                }
+                break err;
+            }
+            // A failing mirror is dropped for the rest of the run: the next one serves its files.
+            if mirror && super::mirrors::is_mirror_failure(&err) {
+                if super::mirrors::drop_mirror(url, &err) {
+                    progress.message(&format!("dropping mirror {url}: {err}"));
+                }
                 break err;
             }
             // An attempt that received new bytes does not use up the budget.

@@ -10,6 +10,7 @@ pub mod hub;
 pub mod hub_select;
 pub mod index;
 pub mod metadata;
+pub mod mirrors;
 pub mod models;
 pub mod pick;
 pub mod plain_url;

@@ -15,6 +15,11 @@ use crate::inputs::{FileRequest, FileSource};
 use crate::lock::LockedFile;
 use crate::types::Sha256;
 
+/// A URL with, when bundling a lock, the name, sha256 and size the lock pinned.
+pub type UrlPin = (Url, Option<(String, Sha256, u64)>);
+/// A bundle member staged from disk: `(member, path, sha256, size)`.
+pub type StagedMember = (String, PathBuf, Sha256, u64);
+
 /// Member folder of these files in a bundle.
 pub const BUNDLE_FILES_DIR: &str = "files";
 
@@ -26,7 +31,7 @@ pub fn lock_files(
     progress: &dyn Progress,
 ) -> Result<Vec<LockedFile>, Error> {
     let mut out: Vec<LockedFile> = Vec::new();
-    let urls: Vec<(Url, Option<(String, Sha256, u64)>)> = reqs
+    let urls: Vec<UrlPin> = reqs
         .iter()
         .filter_map(|r| match &r.source {
             FileSource::Url(u) => Some((u.clone(), None)),
@@ -90,7 +95,7 @@ pub fn stage_files(
     cache: &Path,
     jobs: usize,
     progress: &dyn Progress,
-) -> Result<Vec<(String, PathBuf, Sha256, u64)>, Error> {
+) -> Result<Vec<StagedMember>, Error> {
     let mut out = Vec::new();
     let mut urls = Vec::new();
     for f in files {
@@ -150,7 +155,7 @@ pub fn cache_path(cache: &Path, url: &Url, name: &str) -> PathBuf {
 
 /// Name and download every URL (`expected`: the pins of a lock, when bundling one).
 pub fn fetch_all(
-    urls: &[(Url, Option<(String, Sha256, u64)>)],
+    urls: &[UrlPin],
     cache: &Path,
     jobs: usize,
     progress: &dyn Progress,

@@ -57,7 +57,7 @@ pub enum SourceError {
     TrustedHttps { host: String, url: String },
     #[error("no package index configured and `python3 -m pip` could not tell its default: pass --index-url or set PIP_INDEX_URL")]
     NoIndex,
-    #[error("--torch-backend {backend} needs the PyTorch wheel index root: set --torch-index-base or FERRY_TORCH_INDEX_BASE to your PyTorch wheel index root (or a mirror of it)")]
+    #[error("torch backend '{backend}' (--torch-backend or a manifest's torch_backend) needs the PyTorch wheel index root: set --torch-index-base or FERRY_TORCH_INDEX_BASE to your PyTorch wheel index root (or a mirror of it)")]
     NoTorchBase { backend: String },
     #[error("package_indexes: {package} names index '{index}', which is not defined")]
     UnknownIndex { package: String, index: String },
@@ -147,6 +147,22 @@ fn read_pip_conf() -> PipConf {
         }
     }
     conf
+}
+
+/// The index URLs pip.conf names (`index-url` then `extra-index-url`), with the file they came from.
+pub fn pip_conf_index_urls() -> Vec<(String, String)> {
+    let conf = read_pip_conf();
+    let mut out: Vec<(String, String)> = conf
+        .index_url
+        .into_iter()
+        .map(|(u, f)| (u, f.display().to_string()))
+        .collect();
+    out.extend(
+        conf.extra_index_urls
+            .into_iter()
+            .map(|u| (u, "pip.conf extra-index-url".to_string())),
+    );
+    out
 }
 
 /// Ask the local pip for its built-in default index, once.

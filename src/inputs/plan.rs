@@ -683,6 +683,20 @@ mod tests {
         );
         assert!(p.models[1].reason.as_deref().unwrap().contains("SD1"));
 
+        let c = config::read(&dir.join("configs/flux_lora.toml")).unwrap();
+        let repos: Vec<String> = c.models.iter().map(|m| m.repo.to_string()).collect();
+        assert_eq!(repos.len(), 6, "one request per named file: {repos:?}");
+        assert_eq!(
+            repos[4..],
+            ["openai/clip-vit-large-patch14", "google/t5-v1_1-xxl"]
+        );
+        let files: Vec<&str> = c.models[..4]
+            .iter()
+            .filter_map(|m| m.file.as_deref())
+            .collect();
+        assert_eq!(files.len(), 4, "{files:?}");
+        assert!(c.files.is_empty() && c.warnings.is_empty(), "{c:?}");
+
         let c = config::read(&dir.join("configs/chara_lora.yaml")).unwrap();
         let repos: Vec<String> = c.models.iter().map(|m| m.repo.to_string()).collect();
         assert_eq!(

@@ -156,8 +156,16 @@ pub fn safe_relative(path: &str) -> bool {
             .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
 }
 
-/// `org/name`, `org/name@revision` or a hub URL (as `--model` takes it).
+/// `org/name`, `org/name@revision`, `org/name/path/to/file.ext` or a hub URL (as `--model` takes it).
 pub fn parse_hub_ref(value: &str) -> Result<HubRef, String> {
+    let file_form = value.split('/').count() >= 3
+        && !value.contains(['@', ':'])
+        && value.rsplit('/').next().is_some_and(|l| l.contains('.'));
+    if file_form {
+        if let Reference::Hub(r) = classify(value, Path::new("/nonexistent/ferry")) {
+            return Ok(r);
+        }
+    }
     if value.starts_with("http://") || value.starts_with("https://") {
         match classify_url(value) {
             Reference::Hub(r) => Ok(r),
@@ -289,6 +297,9 @@ mod tests {
         assert_eq!(r.revision.as_deref(), Some("refs/pr/1"));
         assert_eq!(r.file.as_deref(), Some("a/b.sft"));
         assert_eq!(hub("https://hf.co/org/name").file, None);
+        let r = parse_hub_ref("org/name/sub/f.safetensors").unwrap();
+        assert_eq!(r.file.as_deref(), Some("sub/f.safetensors"));
+        assert!(parse_hub_ref("not/a/valid/repo").is_err());
         let d = Path::new("/nonexistent");
         assert!(matches!(
             classify("https://models.example/api/download/models/12345", d),

@@ -79,7 +79,9 @@ pub struct Base {
     pub digest: Sha256,
     pub lock: Lock,
     /// Member name → sha256 of every file the base carried (or, for a delta base, had its own base carry).
-    pub carried: BTreeMap<String, Sha256>,
+    /// `None`: a model blob of a base lock whose sha256 that lock does not know (its name, the git blob
+    /// sha1, names its content).
+    pub carried: BTreeMap<String, Option<Sha256>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -123,7 +125,10 @@ impl Base {
     /// A base from a bundle's `ferry.json` and `SHA256SUMS`; a delta base also counts what its own base
     /// carried (the target holds it after installing the chain).
     pub fn from_bundle(lock: Lock, sums: &BTreeMap<String, Sha256>, sums_digest: Sha256) -> Self {
-        let mut carried: BTreeMap<String, Sha256> = sums.clone();
+        let mut carried: BTreeMap<String, Option<Sha256>> = sums
+            .iter()
+            .map(|(m, s)| (m.clone(), Some(s.clone())))
+            .collect();
         if lock.delta.is_some() {
             for (member, sha) in lock_members(&lock) {
                 if lock.omits(&member) {
@@ -145,11 +150,15 @@ impl Base {
         for (member, sha) in lock_members(new) {
             // Model blobs are named by their content (sha256, or the git blob sha1 a lock file knows
             // before the file is downloaded); wheels must match by sha256.
+            let Some(sha) = sha else {
+                continue;
+            };
             let same = match self.carried.get(&member) {
-                Some(s) => *s == sha || (member.starts_with("models/") && is_zero(s)),
+                Some(Some(s)) => *s == sha,
+                Some(None) => member.starts_with("models/"),
                 None => false,
             };
-            if same && !is_zero(&sha) {
+            if same {
                 omitted.push(member);
             }
         }
@@ -196,24 +205,18 @@ fn is_build_only(reason: Option<&str>) -> bool {
     reason.is_some_and(|r| r.to_ascii_lowercase().contains("build requirement"))
 }
 
-/// Every file member a full bundle of `lock` carries (packages and model blobs) with its sha256 (all
-/// left out where the lock does not know it yet).
-pub fn lock_members(lock: &Lock) -> BTreeMap<String, Sha256> {
+/// Every file member a full bundle of `lock` carries (packages and model blobs) with its sha256 (`None`
+/// where the lock does not know it yet).
+pub fn lock_members(lock: &Lock) -> BTreeMap<String, Option<Sha256>> {
     let mut out = BTreeMap::new();
     for p in &lock.packages {
-        out.insert(format!("wheels/{}", p.filename), p.sha256.clone());
+        out.insert(format!("wheels/{}", p.filename), Some(p.sha256.clone()));
     }
     for m in &lock.models {
         let folder = crate::bundle::model_folder(m);
         for f in &m.files {
-            if let Some(sha) = &f.sha256 {
-                out.insert(format!("{folder}/blobs/{}", f.blob), sha.clone());
-            }
+            out.insert(format!("{folder}/blobs/{}", f.blob), f.sha256.clone());
         }
     }
     out
-}
-
-fn is_zero(sha: &Sha256) -> bool {
-    sha.as_str().bytes().all(|b| b == b'0')
 }

@@ -103,6 +103,13 @@ pub fn candidates(
         .into_iter()
         .rev()
         .map(|(version, mut files)| {
+            if let Some(allowed) = rules.hashes {
+                // Index-given hashes that are not pinned drop a file, unless that drops every file.
+                let pinned = |f: &DistFile| f.sha256.as_ref().is_none_or(|h| allowed.contains(h));
+                if files.iter().any(|x| pinned(&x.2)) {
+                    files.retain(|x| pinned(&x.2));
+                }
+            }
             // One index per version: ferry's first-match takes the first index with a usable file, uv's
             // strategies the first index that lists the version.
             let from = match rules.strategy {
@@ -112,13 +119,6 @@ pub fn candidates(
                 _ => listed.get(&version).copied().unwrap_or(0),
             };
             files.retain(|x| x.0 == from);
-            if let Some(allowed) = rules.hashes {
-                // Index-given hashes that are not pinned drop a file, unless that drops every file.
-                let pinned = |f: &DistFile| f.sha256.as_ref().is_none_or(|h| allowed.contains(h));
-                if files.iter().any(|x| pinned(&x.2)) {
-                    files.retain(|x| pinned(&x.2));
-                }
-            }
             let yanked = files.iter().all(|x| x.2.yanked);
             if !yanked {
                 files.retain(|x| !x.2.yanked);
@@ -170,5 +170,86 @@ fn file_version(filename: &str, name: &pep508_rs::PackageName) -> Option<Version
             .map(|w| w.version)
     } else {
         parse_sdist(filename, name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::Target;
+
+    fn file(name: &str, sha: Option<char>) -> DistFile {
+        DistFile {
+            filename: name.into(),
+            url: url::Url::parse(&format!("http://127.0.0.1:1/f/{name}")).unwrap(),
+            sha256: sha.map(|c| c.to_string().repeat(64).parse().unwrap()),
+            requires_python: None,
+            yanked: false,
+            core_metadata: None,
+            size: None,
+        }
+    }
+
+    /// numpy on two indexes: 2.0 everywhere on the first, 1.5 for Linux only on the first, 1.5 and 3.0 on
+    /// the second.
+    fn project() -> Project {
+        Project {
+            name: "numpy".parse().unwrap(),
+            files: vec![
+                file("numpy-2.0-py3-none-any.whl", Some('a')),
+                file("numpy-1.5-cp310-cp310-manylinux_2_17_x86_64.whl", Some('b')),
+                file("numpy-1.5-py3-none-any.whl", Some('c')),
+                file("numpy-3.0-py3-none-any.whl", Some('d')),
+            ],
+            ranks: vec![0, 0, 1, 1],
+            index: None,
+        }
+    }
+
+    fn order(strategy: IndexStrategy, hashes: Option<&[Sha256]>) -> Vec<(String, usize)> {
+        let t = Target::new("3.10", vec!["win_amd64".into()]).unwrap();
+        let python = Version::from_str("3.10.0").unwrap();
+        let rules = Rules {
+            hashes,
+            strategy,
+            ..Rules::default()
+        };
+        candidates(&project(), &t.tags(), &python, &rules)
+            .into_iter()
+            .map(|c| (c.version.to_string(), c.rank))
+            .collect()
+    }
+
+    fn pairs(v: &[(&str, usize)]) -> Vec<(String, usize)> {
+        v.iter().map(|(a, b)| (a.to_string(), *b)).collect()
+    }
+
+    #[test]
+    fn strategies_order_versions_by_index() {
+        // first-match: a version the first index has no file for (Windows) comes from the next one.
+        assert_eq!(
+            order(IndexStrategy::FirstMatch, None),
+            pairs(&[("2.0", 0), ("3.0", 1), ("1.5", 1)])
+        );
+        // uv's unsafe-first-match never reconsiders a version the first index lists.
+        assert_eq!(
+            order(IndexStrategy::UnsafeFirstMatch, None),
+            pairs(&[("2.0", 0), ("3.0", 1)])
+        );
+        assert_eq!(
+            order(IndexStrategy::UnsafeBestMatch, None),
+            pairs(&[("3.0", 1), ("2.0", 0)])
+        );
+    }
+
+    #[test]
+    fn pinned_hashes_pick_files_and_never_empty_a_version() {
+        let c: Sha256 = "c".repeat(64).parse().unwrap();
+        let zero: Sha256 = "0".repeat(64).parse().unwrap();
+        let got = order(IndexStrategy::FirstMatch, Some(std::slice::from_ref(&c)));
+        assert!(got.contains(&("1.5".to_string(), 1)), "{got:?}");
+        // No file matches: the version stays, so the check after download names the mismatch.
+        let got = order(IndexStrategy::FirstMatch, Some(std::slice::from_ref(&zero)));
+        assert_eq!(got.len(), 3, "{got:?}");
     }
 }

@@ -149,6 +149,8 @@ struct State {
     periodic_faults: Mutex<Vec<(usize, FaultKind)>>,
     /// Put this origin in `Link` headers instead of our own (a mirror passing upstream links through).
     link_origin: Mutex<Option<String>>,
+    /// Milliseconds every answer of the hub role waits (a far-away mirror).
+    delay_ms: std::sync::atomic::AtomicU64,
 }
 
 pub struct HubServer {
@@ -183,6 +185,11 @@ impl HubServer {
             storage_url,
             state,
         }
+    }
+
+    /// Every answer of the hub (not the storage host) waits this long.
+    pub fn set_delay_ms(&self, ms: u64) {
+        self.state.delay_ms.store(ms, Ordering::SeqCst);
     }
 
     /// Serve `repo` as model repo `id`.
@@ -372,6 +379,10 @@ fn handle(mut stream: TcpStream, role: Role, state: &State) {
     } else {
         format!("{}?{}", req.path, req.query)
     };
+    let delay = state.delay_ms.load(Ordering::SeqCst);
+    if delay > 0 && role == Role::Hub {
+        std::thread::sleep(Duration::from_millis(delay));
+    }
     let fault = take_fault(state, &full_path);
     let mut resp = match &fault {
         Some(FaultKind::Status(s)) => Response::error(*s, "Injected", "injected failure"),

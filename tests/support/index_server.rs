@@ -41,6 +41,17 @@ struct State {
     auth_seen: Vec<(String, String)>,
     /// Answer file requests with a 302 to this base URL (a storage host elsewhere).
     redirect_files: Option<String>,
+    /// Milliseconds every answer waits (a far-away mirror).
+    delay_ms: u64,
+    /// Bytes per second of file bodies (a slow link).
+    rate: Option<u64>,
+    /// Files listed on the project page whose download answers 404 (a stale mirror).
+    gone: HashSet<String>,
+    /// After this many file downloads, every file download answers 500 (a mirror failing mid-run).
+    fail_files_after: Option<usize>,
+    files_answered: usize,
+    /// Bytes of whole-file answers (no Range) sent.
+    full_bytes: u64,
 }
 
 pub struct IndexServer {
@@ -169,6 +180,26 @@ impl IndexServer {
     pub fn redirect_files_to(&self, base: &str) {
         self.state.lock().unwrap().redirect_files = Some(base.trim_end_matches('/').to_string());
     }
+    /// Every answer waits this long.
+    pub fn set_delay_ms(&self, ms: u64) {
+        self.state.lock().unwrap().delay_ms = ms;
+    }
+    /// File bodies are sent at this many bytes per second.
+    pub fn set_rate(&self, bytes_per_sec: u64) {
+        self.state.lock().unwrap().rate = Some(bytes_per_sec);
+    }
+    /// List `filename` but answer 404 when it is downloaded.
+    pub fn gone(&self, filename: &str) {
+        self.state.lock().unwrap().gone.insert(filename.into());
+    }
+    /// Serve `n` file downloads, then answer 500 to every file download.
+    pub fn fail_files_after(&self, n: usize) {
+        self.state.lock().unwrap().fail_files_after = Some(n);
+    }
+    /// Bytes sent in whole-file answers (requests without Range).
+    pub fn full_bytes(&self) -> u64 {
+        self.state.lock().unwrap().full_bytes
+    }
     /// Requests seen: (path, Range header).
     pub fn log(&self) -> Vec<(String, Option<String>)> {
         self.state.lock().unwrap().log.clone()
@@ -211,6 +242,10 @@ fn handle(req: tiny_http::Request, state: &Arc<Mutex<State>>, mode: Mode) {
     };
     let range = header("Range");
     let accept = header("Accept").unwrap_or_default();
+    let delay = state.lock().unwrap().delay_ms;
+    if delay > 0 {
+        std::thread::sleep(std::time::Duration::from_millis(delay));
+    }
     let mut st = state.lock().unwrap();
     st.log.push((path.clone(), range.clone()));
     let auth = header("Authorization");
@@ -328,6 +363,23 @@ fn handle(req: tiny_http::Request, state: &Arc<Mutex<State>>, mode: Mode) {
     if let Some(name) = path.strip_prefix("/files/") {
         let all: Vec<File> = st.projects.values().flatten().cloned().collect();
         let no_metadata = st.no_metadata;
+        let download = !name.ends_with(".metadata");
+        if download && st.gone.contains(name) {
+            drop(st);
+            let _ = req.respond(tiny_http::Response::from_string("gone").with_status_code(404));
+            return;
+        }
+        if download {
+            st.files_answered += 1;
+            if st.fail_files_after.is_some_and(|n| st.files_answered > n) {
+                drop(st);
+                let _ = req.respond(
+                    tiny_http::Response::from_string("mirror failing").with_status_code(500),
+                );
+                return;
+            }
+        }
+        let rate = st.rate;
         drop(st);
         if let Some(wheel) = name.strip_suffix(".metadata") {
             if let Some(m) = all
@@ -353,18 +405,51 @@ fn handle(req: tiny_http::Request, state: &Arc<Mutex<State>>, mode: Mode) {
                 format!("bytes {start}-{end}/{}", data.len()),
             )
             .unwrap();
-            let _ = req.respond(
-                tiny_http::Response::from_data(part)
-                    .with_status_code(206)
-                    .with_header(cr),
-            );
+            let _ = req.respond(throttled(part, rate, 206).with_header(cr));
         } else {
-            let _ = req.respond(tiny_http::Response::from_data(data));
+            state.lock().unwrap().full_bytes += data.len() as u64;
+            let _ = req.respond(throttled(data, rate, 200));
         }
         return;
     }
     drop(st);
     let _ = req.respond(tiny_http::Response::from_string("not found").with_status_code(404));
+}
+
+/// A body sent at `rate` bytes per second (at once without a rate).
+struct Throttled {
+    data: Cursor<Vec<u8>>,
+    rate: Option<u64>,
+}
+
+impl std::io::Read for Throttled {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let max = match self.rate {
+            Some(r) => buf.len().min(4096).min(r.max(1) as usize),
+            None => buf.len(),
+        };
+        let n = self.data.read(&mut buf[..max])?;
+        if let (Some(r), true) = (self.rate, n > 0) {
+            std::thread::sleep(std::time::Duration::from_secs_f64(
+                n as f64 / r.max(1) as f64,
+            ));
+        }
+        Ok(n)
+    }
+}
+
+fn throttled(data: Vec<u8>, rate: Option<u64>, status: u16) -> tiny_http::Response<Throttled> {
+    let len = data.len();
+    tiny_http::Response::new(
+        tiny_http::StatusCode(status),
+        Vec::new(),
+        Throttled {
+            data: Cursor::new(data),
+            rate,
+        },
+        Some(len),
+        None,
+    )
 }
 
 fn parse_range(r: &str, len: usize) -> Option<(usize, usize)> {

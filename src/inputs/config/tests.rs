@@ -189,6 +189,33 @@ fn sd2_flux_sd3_and_others() {
 }
 
 #[test]
+fn newer_sd_scripts_families() {
+    use crate::inputs::trainers::runtime::{BYT5, GEMMA2, QWEN25_VL};
+    let c = models(
+        "lumina.toml",
+        "pretrained_model_name_or_path = \"org/lumina/lumina_2.safetensors\"\n\
+         gemma2 = \"org/gemma/gemma_2_2b_fp16.safetensors\"\nae = \"org/flux/ae.safetensors\"\n",
+    );
+    assert_eq!(repos(&c).last().unwrap(), GEMMA2);
+    let c = models(
+        "hunyuan.toml",
+        "pretrained_model_name_or_path = \"org/hy/dit.safetensors\"\n\
+         text_encoder = \"org/hy/qwen_2.5_vl_7b.safetensors\"\nbyt5 = \"org/hy/byt5_small.safetensors\"\n\
+         vae = \"org/hy/vae.safetensors\"\n",
+    );
+    assert_eq!(&repos(&c)[4..], [QWEN25_VL, BYT5]);
+    let c = models(
+        "anima.toml",
+        "pretrained_model_name_or_path = \"org/anima/dit.safetensors\"\nqwen3 = \"org/anima/qwen3.safetensors\"\n",
+    );
+    assert_eq!(
+        repos(&c),
+        ["org/anima", "org/anima"],
+        "Anima reads tokenizers from local folders"
+    );
+}
+
+#[test]
 fn kohya_gui_json() {
     let c = models(
         "gui.json",

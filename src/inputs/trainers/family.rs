@@ -91,6 +91,16 @@ impl Evidence {
                 }
             }
             "clip_g" | "sd3_clip_l" | "sd3_t5xxl" if non_empty => self.keys.push(Family::Sd3),
+            // Arguments only library/sd3_train_utils.py defines (whatever their value).
+            "save_clip"
+            | "save_t5xxl"
+            | "apply_lg_attn_mask"
+            | "clip_g_dropout_rate"
+            | "t5_dropout_rate"
+            | "pos_emb_random_crop_rate"
+            | "enable_scaled_pos_embed"
+            | "training_shift" => self.keys.push(Family::Sd3),
+
             "t5xxl" | "ae" if non_empty => self.keys.push(Family::Flux),
             "gemma2" | "lumina_gemma2" | "lumina_ae" if non_empty => self.keys.push(Family::Lumina),
             "qwen3" | "anima_qwen3" | "llm_adapter_path" | "anima_vae" if non_empty => {
@@ -212,5 +222,14 @@ mod tests {
             "empty keys say nothing"
         );
         assert_eq!(decide(&[("v2", json!(true))]), Some(Family::Sd2));
+        assert_eq!(
+            decide(&[
+                ("t5xxl", json!("t")),
+                ("clip_l", json!("l")),
+                ("t5_dropout_rate", json!(0.1))
+            ]),
+            Some(Family::Sd3),
+            "an SD3 config whose checkpoint holds CLIP-G"
+        );
     }
 }
