@@ -2,7 +2,8 @@
 # ferry side by side with the tools it replaces (issue 6). One run prints, for every figure, the median of
 # ferry and of the reference tool measured in the same run, and ferry's ratio.
 #
-#   scripts/bench.sh                      local workloads: (c) 2×1 GiB model on a local hub, (d) 4 GiB bundle
+#   scripts/bench.sh                      local workloads: (c) 2×1 GiB model on a local hub, (d) 4 GiB bundle,
+#                                         (e) cold lock against a local package index (scripts/bench_index.py)
 #   FERRY_BENCH_LIVE=1 scripts/bench.sh   also (a) lock / bundle wheels and (b) install, through the package
 #                                         index configured for pip (PIP_INDEX_URL, pip.conf, else pip's default)
 #
@@ -16,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 RUNS=${BENCH_RUNS:-3}
-ONLY=${BENCH_ONLY:-"a b c d"}
+ONLY=${BENCH_ONLY:-"a b c d e"}
 LIVE=${FERRY_BENCH_LIVE:-0}
 PLATFORM=manylinux_2_28_x86_64
 UV_PLATFORM=x86_64-manylinux_2_28
@@ -51,13 +52,15 @@ fi
 # --- scratch space -----------------------------------------------------------------------------------------
 T=$(mktemp -d "${BENCH_TMP:-${TMPDIR:-/tmp}}/ferry-bench.XXXXXX")
 HUB_PID=""
+INDEX_PID=""
 cleanup() {
   [ -n "$HUB_PID" ] && kill "$HUB_PID" 2>/dev/null || true
+  [ -n "$INDEX_PID" ] && kill "$INDEX_PID" 2>/dev/null || true
   if [ -n "${BENCH_RESULTS:-}" ] && [ -d "$T/res" ]; then mkdir -p "$BENCH_RESULTS" && cp "$T"/res/* "$BENCH_RESULTS"/ 2>/dev/null || true; fi
   rm -rf "$T"
 }
 trap cleanup EXIT
-need_gib=2; wants c && need_gib=$((need_gib + 8)); wants d && need_gib=$((need_gib + 14))
+need_gib=2; wants e && need_gib=$((need_gib + 1)); wants c && need_gib=$((need_gib + 8)); wants d && need_gib=$((need_gib + 14))
 free_gib=$(df -P -BG "$T" | awk 'NR==2 {gsub("G","",$4); print $4}')
 if [ "$free_gib" -lt "$need_gib" ]; then
   log "need about ${need_gib} GiB free under $T, have ${free_gib} GiB"; exit 1
@@ -67,6 +70,8 @@ mkdir -p "$T/res"
 # Quiet, reproducible reference tools.
 export HF_HUB_DISABLE_TELEMETRY=1 HF_HUB_DISABLE_PROGRESS_BARS=1 HF_HUB_DISABLE_XET=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 export UV_NO_PROGRESS=1
+# uv would otherwise download a CPython matching --python-version before resolving: not part of the work.
+export UV_PYTHON_DOWNLOADS=never
 
 # bench NAME PREPARE CMD: hyperfine's median of CMD over $RUNS runs (PREPARE before each), peak RSS of the runs.
 bench() {
@@ -120,6 +125,10 @@ if wants a && [ "$LIVE" = 1 ]; then
     "$FERRY lock -r $REQS $TGT --cache-dir $A/fc -o $A/ferry.lock --force"
   bench lock_uv "rm -rf $A/uvc" \
     "$UV pip compile -q $REQS --python-platform $UV_PLATFORM --python-version $PYVER --index-url $IDX --cache-dir $A/uvc -o $A/uv.txt"
+  fbench lock_mac_ferry "rm -rf $A/fc" \
+    "$FERRY lock -r $REQS --python-version $PYVER --platform macosx_14_0_arm64 --cache-dir $A/fc -o $A/mac.lock"
+  bench lock_mac_uv "rm -rf $A/uvc" \
+    "env MACOSX_DEPLOYMENT_TARGET=14.0 $UV pip compile -q $REQS --python-platform aarch64-apple-darwin --python-version $PYVER --index-url $IDX --cache-dir $A/uvc -o $A/uv-mac.txt"
   fbench wheels_ferry "rm -rf $A/fc $A/w.ferry.tar" \
     "$FERRY bundle -r $REQS $TGT --cache-dir $A/fc -s $T/k.key -o $A/w.ferry.tar --force"
   # pip takes a manylinux_2_28 platform literally; ferry and uv accept every older glibc too, so list them for pip.
@@ -130,6 +139,7 @@ if wants a && [ "$LIVE" = 1 ]; then
     "$TPY -m pip download -q --only-binary=:all: $PIP_PLATFORMS --python-version $PYVER -r $REQS --cache-dir $A/pipc -d $A/dl"
   n=$(ls "$A/dl" 2>/dev/null | wc -l); mb=$(du -sm "$A/dl" 2>/dev/null | cut -f1)
   row "lock, cold (a: $n wheels)" lock_ferry lock_uv "uv pip compile" "≤ 0.5×"
+  row "lock, cold, for macosx_14_0_arm64 (a)" lock_mac_ferry lock_mac_uv "uv pip compile" "≤ 0.5×"
   row "bundle wheels, cold (a: ${mb} MB)" wheels_ferry wheels_pip "pip download" "≤ 0.5×"
 elif wants a; then
   note "lock / bundle wheels (a)" "skipped: live index rows need FERRY_BENCH_LIVE=1"
@@ -206,6 +216,31 @@ if wants d; then
   row "verify (d: 4 GiB, page cache warm)" verify_ferry verify_sha256sum "sha256sum" "≤ 0.7×"
   row "pack (d: 4 GiB, warm cache)" pack_ferry pack_tar "tar cf" "≤ 1.2×, ≤ 64 MiB" rss
   rm -rf "$D"
+fi
+
+# --- (e) cold lock against a local index ---------------------------------------------------------------
+# 120 generated projects (native ones with wheels for six platforms and three Pythons, pure wheels, sdist-only
+# packages with static PEP 643 metadata), PEP 658 metadata for every wheel, served by Python's http.server.
+if wants e; then
+  E=$T/e; mkdir -p "$E"
+  python3 scripts/bench_index.py --data "$E/index" --requirements "$E/req.txt" \
+    --extra-wheels "$TOOLS/wheels" >"$E/index.url" 2>"$E/index.log" &
+  INDEX_PID=$!
+  for _ in $(seq 600); do [ -s "$E/index.url" ] && break; sleep 0.5; done
+  EIDX=$(cat "$E/index.url")
+  [ -n "$EIDX" ] || { log "local index did not start"; cat "$E/index.log" >&2; exit 1; }
+  fbench elock_ferry "rm -rf $E/fc" \
+    "$FERRY lock -r $E/req.txt --python-version $PYVER --platform $PLATFORM --index-url $EIDX --cache-dir $E/fc -o $E/ferry.lock"
+  bench elock_uv "rm -rf $E/uvc" \
+    "$UV pip compile -q $E/req.txt --python-platform $UV_PLATFORM --python-version $PYVER --index-url $EIDX --cache-dir $E/uvc -o $E/uv.txt"
+  fbench elock_mac_ferry "rm -rf $E/fc" \
+    "$FERRY lock -r $E/req.txt --python-version $PYVER --platform macosx_14_0_arm64 --index-url $EIDX --cache-dir $E/fc -o $E/mac.lock"
+  bench elock_mac_uv "rm -rf $E/uvc" \
+    "env MACOSX_DEPLOYMENT_TARGET=14.0 $UV pip compile -q $E/req.txt --python-platform aarch64-apple-darwin --python-version $PYVER --index-url $EIDX --cache-dir $E/uvc -o $E/uv-mac.txt"
+  n=$(grep -c '==' "$E/uv.txt" 2>/dev/null || echo "?")
+  row "lock, cold, local index (e: $n packages)" elock_ferry elock_uv "uv pip compile" "≤ 0.5×"
+  row "lock, cold, local index, macosx_14_0_arm64 (e)" elock_mac_ferry elock_mac_uv "uv pip compile" "≤ 0.5×"
+  kill "$INDEX_PID" 2>/dev/null || true; INDEX_PID=""
 fi
 
 # --- report ------------------------------------------------------------------------------------------------

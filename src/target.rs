@@ -25,8 +25,10 @@ pub struct Target {
 pub enum TargetError {
     #[error("unknown platform tag '{0}' (expected pip spelling: manylinux_2_28_x86_64, manylinux2014_aarch64, musllinux_1_2_x86_64, macosx_11_0_arm64, win_amd64, win32, win_arm64, linux_x86_64)")]
     UnknownPlatform(String),
-    #[error("invalid Python version '{0}' (expected e.g. 3.10 or 3.10.12)")]
+    #[error("invalid Python version '{0}' (expected e.g. 3.10, 3.10.12, or 3.13t for free-threaded CPython)")]
     BadPython(String),
+    #[error("platform '{0}': {1} wheels install only into an app bundle built for that OS, not into a venv; ferry bundles for Linux, macOS and Windows hosts")]
+    MobilePlatform(String, &'static str),
 }
 
 /// One wheel compatibility tag triple.
@@ -78,6 +80,12 @@ enum Platform {
 impl Platform {
     fn parse(tag: &str) -> Result<Self, TargetError> {
         let bad = || TargetError::UnknownPlatform(tag.to_string());
+        if tag.starts_with("ios_") {
+            return Err(TargetError::MobilePlatform(tag.to_string(), "iOS"));
+        }
+        if tag.starts_with("android_") {
+            return Err(TargetError::MobilePlatform(tag.to_string(), "Android"));
+        }
         let nums = |rest: &str| -> Option<(u32, u32, String)> {
             let mut it = rest.splitn(3, '_');
             let major = it.next()?.parse().ok()?;
@@ -215,48 +223,57 @@ impl Platform {
                 .collect(),
             Platform::Linux { arch } => vec![format!("linux_{arch}")],
             Platform::Windows { tag } => vec![tag.clone()],
-            Platform::MacOs { major, minor, arch } => {
-                let arches: &[&str] = match arch.as_str() {
-                    "arm64" => &["arm64", "universal2"],
-                    "x86_64" => &[
-                        "x86_64",
-                        "intel",
-                        "fat64",
-                        "fat32",
-                        "universal2",
-                        "universal",
-                    ],
-                    other => return vec![format!("macosx_{major}_{minor}_{other}")],
-                };
-                let mut versions = Vec::new();
-                if *major >= 11 {
-                    for maj in (11..=*major).rev() {
-                        versions.push((maj, 0));
-                    }
-                    if arch == "x86_64" {
-                        for min in (4..=16).rev() {
-                            versions.push((10, min));
-                        }
-                    }
-                } else {
-                    for min in (4..=*minor).rev() {
-                        versions.push((10, min));
-                    }
-                }
-                let mut out = Vec::new();
-                for (maj, min) in versions {
-                    for a in arches {
-                        // universal2 exists from 10.16/11 on; arm64 from 11 on.
-                        if *a == "universal2" && maj == 10 && min < 16 {
-                            continue;
-                        }
-                        out.push(format!("macosx_{maj}_{min}_{a}"));
-                    }
-                }
-                out
-            }
+            Platform::MacOs { major, minor, arch } => mac_platforms(*major, *minor, arch),
         }
     }
+}
+
+/// Binary formats a macOS wheel may carry for this CPU, best first, as `packaging.tags` lists them (plus
+/// `fat32` on x86_64, which uv accepts too). arm64 takes no `universal` (i386/ppc) builds, as in packaging.
+fn mac_formats(major: u32, minor: u32, arch: &str) -> Vec<&'static str> {
+    let old = major == 10 && minor < 4;
+    match arch {
+        "x86_64" if old => vec![],
+        "x86_64" => vec![
+            "x86_64",
+            "intel",
+            "fat64",
+            "fat3",
+            "fat32",
+            "universal2",
+            "universal",
+        ],
+        "arm64" => vec!["arm64", "universal2"],
+        _ => vec![],
+    }
+}
+
+/// Every macOS platform tag a host of this version and CPU accepts, best first: each older release
+/// (11 and later by major, 10.x by minor); arm64 hosts take `universal2` builds for 10.x too.
+fn mac_platforms(major: u32, minor: u32, arch: &str) -> Vec<String> {
+    if !matches!(arch, "x86_64" | "arm64") {
+        // A fat/universal tag names a file, not a host: accept exactly that tag.
+        return vec![format!("macosx_{major}_{minor}_{arch}")];
+    }
+    let mut versions: Vec<(u32, u32)> = Vec::new();
+    if major == 10 {
+        versions.extend((0..=minor).rev().map(|m| (10, m)));
+    } else {
+        versions.extend((11..=major).rev().map(|m| (m, 0)));
+        versions.extend((4..=16).rev().map(|m| (10, m)));
+    }
+    let mut out = Vec::new();
+    for (maj, min) in versions {
+        if maj == 10 && major >= 11 && arch == "arm64" {
+            // No arm64 build predates 11.0, but a universal2 one may name an older x86_64 minimum.
+            out.push(format!("macosx_10_{min}_universal2"));
+            continue;
+        }
+        for f in mac_formats(maj, min, arch) {
+            out.push(format!("macosx_{maj}_{min}_{f}"));
+        }
+    }
+    out
 }
 
 impl Target {
@@ -292,8 +309,18 @@ impl Target {
         format!("cp{}-{}", self.python.replace('.', ""), first)
     }
 
+    /// A free-threaded CPython build (`3.13t`): ABI `cp313t`, stable ABI `abi3t` instead of `abi3`.
+    pub fn free_threaded(&self) -> bool {
+        self.python.ends_with('t')
+    }
+
+    /// `major.minor` without the free-threading suffix.
+    pub fn python_short(&self) -> &str {
+        self.python.trim_end_matches('t')
+    }
+
     fn python_minor(&self) -> (u32, u32) {
-        let mut it = self.python.split('.');
+        let mut it = self.python_short().split('.');
         let major = it.next().and_then(|s| s.parse().ok()).unwrap_or(3);
         let minor = it.next().and_then(|s| s.parse().ok()).unwrap_or(0);
         (major, minor)
@@ -339,7 +366,13 @@ impl Target {
                 platform: plat.into(),
             })
         };
-        for abi in [cp.as_str(), "abi3", "none"] {
+        // Free-threaded builds (PEP 703) have their own ABI and take `abi3t`, never `abi3`.
+        let (abi, stable) = if self.free_threaded() {
+            (format!("{cp}t"), "abi3t")
+        } else {
+            (cp.clone(), "abi3")
+        };
+        for abi in [abi.as_str(), stable, "none"] {
             for p in &plats {
                 push(&cp, abi, p);
             }
@@ -347,7 +380,7 @@ impl Target {
         if major == 3 {
             for m in (2..minor).rev() {
                 for p in &plats {
-                    push(&format!("cp3{m}"), "abi3", p);
+                    push(&format!("cp3{m}"), stable, p);
                 }
             }
         }
@@ -382,7 +415,7 @@ impl Target {
         let full = self
             .python_full
             .clone()
-            .unwrap_or_else(|| format!("{}.0", self.python));
+            .unwrap_or_else(|| format!("{}.0", self.python_short()));
         MarkerEnvironment::try_from(MarkerEnvironmentBuilder {
             implementation_name: "cpython",
             implementation_version: &full,
@@ -393,7 +426,7 @@ impl Target {
             platform_system,
             platform_version: "",
             python_full_version: &full,
-            python_version: &self.python,
+            python_version: self.python_short(),
             sys_platform,
         })
         .expect("target python version was validated")
@@ -409,17 +442,30 @@ impl Target {
     }
 }
 
+/// `3.10`, `3.10.12`, or a free-threaded `3.13t` / `3.13.1t` → (`3.10` or `3.13t`, full version without `t`).
 fn parse_python(v: &str) -> Result<(String, Option<String>), TargetError> {
     let bad = || TargetError::BadPython(v.to_string());
-    let parts: Vec<&str> = v.trim().split('.').collect();
+    let (v, threaded) = match v.trim().strip_suffix('t') {
+        Some(rest) => (rest, true),
+        None => (v.trim(), false),
+    };
+    let parts: Vec<&str> = v.split('.').collect();
     if parts.len() < 2 || parts.len() > 3 || parts.iter().any(|p| p.parse::<u32>().is_err()) {
         return Err(bad());
     }
     if parts[0] != "3" {
         return Err(bad());
     }
-    let short = format!("{}.{}", parts[0], parts[1]);
-    Ok((short, (parts.len() == 3).then(|| v.trim().to_string())))
+    if threaded && parts[1].parse::<u32>().unwrap_or(0) < 13 {
+        return Err(bad());
+    }
+    let short = format!(
+        "{}.{}{}",
+        parts[0],
+        parts[1],
+        if threaded { "t" } else { "" }
+    );
+    Ok((short, (parts.len() == 3).then(|| v.to_string())))
 }
 
 #[cfg(test)]
@@ -479,7 +525,10 @@ mod tests {
                 "macosx_12_0_arm64"
             ]
         );
-        assert!(!mac.iter().any(|t| t.starts_with("macosx_10")));
+        // Before 11.0 an arm64 Mac takes universal2 builds only (packaging lists them down to 10.4).
+        assert!(!mac
+            .iter()
+            .any(|t| t.starts_with("macosx_10") && !t.ends_with("_universal2")));
         let musl = t("3.11", &["musllinux_1_2_x86_64"]).platform_tags();
         assert_eq!(
             musl,

@@ -114,7 +114,7 @@ fn bundle_verify_inspect_and_pip_installs_offline() {
         [
             "chara_app-1.2.0-py3-none-any.whl",
             "helper-1.0-py3-none-any.whl",
-            "srconly-0.3-py3-none-any.whl"
+            "srconly-0.3.tar.gz"
         ],
         "{lock:#}"
     );
@@ -122,8 +122,10 @@ fn bundle_verify_inspect_and_pip_installs_offline() {
         assert_eq!(p["sha256"].as_str().unwrap().len(), 64);
         assert!(p["size"].as_u64().unwrap() > 0);
     }
+    // The lock builds nothing: it names the pure-Python sdist; `bundle` builds its wheel.
     let srconly = &lock["packages"][2];
-    assert_eq!(srconly["built_from"], "srconly-0.3.tar.gz", "{srconly:#}");
+    assert_eq!(srconly["kind"], "sdist", "{srconly:#}");
+    assert!(srconly.get("needs_compiler").is_none(), "{srconly:#}");
 
     // From the lock and an empty cache: files downloaded, the pure wheel rebuilt from its sdist.
     ok(ferry(d)
@@ -189,6 +191,17 @@ fn bundle_verify_inspect_and_pip_installs_offline() {
         3,
         "{inspect:#}"
     );
+    let built = inspect["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "srconly")
+        .unwrap();
+    assert_eq!(
+        built["filename"], "srconly-0.3-py3-none-any.whl",
+        "{inspect:#}"
+    );
+    assert_eq!(built["built_from"], "srconly-0.3.tar.gz", "{inspect:#}");
 
     // Stock tools are enough: GNU tar, sha256sum, minisign, pip.
     let x = d.join("x");

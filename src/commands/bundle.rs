@@ -7,7 +7,7 @@ use crate::fetch::download::Progress;
 use crate::fetch::hub::Hub;
 use crate::fetch::models::{fetch_models, plan_summary, StagedFile};
 use crate::inputs;
-use crate::lock::packages::{cached_path, fetch_packages};
+use crate::lock::packages::{build_pure_sdists, cached_path, fetch_packages};
 use crate::lock::{make_lock, Lock};
 use crate::resolve::Pinned;
 use crate::types::plural;
@@ -114,17 +114,19 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
         false => None,
     };
 
-    let mut entries: Vec<Entry> = fetch_packages(
+    let mut members = fetch_packages(
         &lock,
         &pinned,
         index.as_ref(),
         &cache,
         settings.inputs.jobs,
         progress,
-    )?
-    .into_iter()
-    .map(|(member, file)| entry(member, file))
-    .collect();
+    )?;
+    build_pure_sdists(&mut lock, &mut members, &cache, progress)?;
+    let mut entries: Vec<Entry> = members
+        .into_iter()
+        .map(|(member, file)| entry(member, file))
+        .collect();
     if !lock.models.is_empty() {
         let endpoint = mirror_hub
             .clone()

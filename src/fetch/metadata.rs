@@ -11,6 +11,31 @@ pub struct Metadata {
     pub version: Version,
     pub requires_dist: Vec<Requirement>,
     pub requires_python: Option<VersionSpecifiers>,
+    /// `Metadata-Version` as written (e.g. "2.2").
+    pub metadata_version: Option<String>,
+    /// PEP 643 `Dynamic` fields, lower-cased: their values in an sdist's PKG-INFO are not authoritative.
+    pub dynamic: Vec<String>,
+}
+
+impl Metadata {
+    /// PEP 643: an sdist's PKG-INFO at Metadata-Version 2.2 or later whose dependency fields are not marked
+    /// Dynamic gives the same Requires-Dist and Requires-Python as any wheel built from it.
+    pub fn is_static_for_resolution(&self) -> bool {
+        let Some(v) = &self.metadata_version else {
+            return false;
+        };
+        let mut it = v.trim().split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+        let (major, minor) = (it.next().unwrap_or(0), it.next().unwrap_or(0));
+        if (major, minor) < (2, 2) {
+            return false;
+        }
+        !self.dynamic.iter().any(|d| {
+            matches!(
+                d.as_str(),
+                "requires-dist" | "requires-python" | "provides-extra"
+            )
+        })
+    }
 }
 
 /// Parse RFC 822-style headers up to the first blank line (the body is the description).
@@ -50,11 +75,18 @@ pub fn parse(bytes: &[u8]) -> Result<Metadata, String> {
         requires_dist.push(req);
     }
     let requires_python = get("requires-python").and_then(|v| VersionSpecifiers::from_str(v).ok());
+    let dynamic = headers
+        .iter()
+        .filter(|(h, _)| h == "dynamic")
+        .map(|(_, v)| v.trim().to_ascii_lowercase())
+        .collect();
     Ok(Metadata {
         name,
         version,
         requires_dist,
         requires_python,
+        metadata_version: get("metadata-version").map(str::to_string),
+        dynamic,
     })
 }
 
@@ -115,5 +147,24 @@ Description-Content-Type: text/markdown\n\nRequires-Dist: not-a-header\n",
         assert_eq!(m.version.to_string(), "1.0.post1");
         assert_eq!(m.requires_dist.len(), 3);
         assert_eq!(m.requires_python.unwrap().to_string(), ">=3.8");
+    }
+
+    #[test]
+    fn pep643_static_metadata() {
+        let m = |text: &str| parse(text.as_bytes()).unwrap().is_static_for_resolution();
+        assert!(m(
+            "Metadata-Version: 2.2\nName: a\nVersion: 1\nRequires-Dist: b\n"
+        ));
+        assert!(m(
+            "Metadata-Version: 2.4\nName: a\nVersion: 1\nDynamic: Description\n"
+        ));
+        assert!(!m("Metadata-Version: 2.1\nName: a\nVersion: 1\n"));
+        assert!(!m("Name: a\nVersion: 1\n"));
+        assert!(!m(
+            "Metadata-Version: 2.2\nName: a\nVersion: 1\nDynamic: Requires-Dist\n"
+        ));
+        assert!(!m(
+            "Metadata-Version: 2.3\nName: a\nVersion: 1\nDynamic: requires-python\n"
+        ));
     }
 }

@@ -16,6 +16,7 @@ pub mod pick;
 pub mod plain_url;
 pub mod range_reader;
 pub mod routing;
+pub mod sdist_info;
 pub mod simple;
 pub mod sources;
 

@@ -218,25 +218,13 @@ fn pending(pinned: &[Pinned]) -> Vec<(Pending, Option<&Pinned>)> {
 
 fn pending_one(p: &Pinned) -> Pending {
     let built = p.built.as_ref();
-    let pure_wheel = built.and_then(|b| b.pure.then_some(b.wheel.as_ref()).flatten());
-    let (filename, kind, sha256, size, built_from) = match pure_wheel {
-        Some(w) => {
-            let hashed = Sha256::of_file(w).ok();
-            (
-                w.file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-                DistKind::Wheel,
-                hashed.as_ref().map(|(h, _)| h.clone()),
-                hashed.map(|(_, n)| n),
-                Some(p.file.filename.clone()),
-            )
-        }
-        None if built.is_some() => (
+    // An sdist is locked as itself: `bundle` builds the wheel of a pure-Python one.
+    let (filename, kind, sha256, size, built_from) = match built {
+        Some(b) => (
             p.file.filename.clone(),
             DistKind::Sdist,
-            built.map(|b| b.sdist_sha256.clone()),
-            None,
+            Some(b.sdist_sha256.clone()),
+            std::fs::metadata(&b.sdist).ok().map(|m| m.len()),
             None,
         ),
         None => (
@@ -260,7 +248,7 @@ fn pending_one(p: &Pinned) -> Pending {
             targets: p.targets.clone(),
             requested: p.requested,
             reason: p.reason.clone(),
-            needs_compiler: built.is_some_and(|b| !b.pure),
+            needs_compiler: built.is_some_and(|b| b.needs_compiler.is_some()),
             built_from,
         },
         sha256,

@@ -16,13 +16,8 @@ use crate::types::Sha256;
 
 /// Where a locked package's file lives in the cache.
 pub fn cached_path(cache: &Cache, p: &LockedPackage, pinned: Option<&Pinned>) -> PathBuf {
+    let _ = pinned;
     if p.built_from.is_some() {
-        if let Some(w) = pinned
-            .and_then(|x| x.built.as_ref())
-            .and_then(|b| b.wheel.clone())
-        {
-            return w;
-        }
         return cache.sdist(&p.filename);
     }
     if p.kind == DistKind::Sdist {
@@ -135,12 +130,13 @@ fn rebuild(
             core_metadata: None,
             size: None,
         };
-        let rebuilt = builder.build(&p.name, &file)?;
-        let wheel = rebuilt.wheel.clone().ok_or_else(|| super::Error::Rebuild {
-            wheel: p.filename.clone(),
-            sdist: sdist.clone(),
-            message: rebuilt.build_error.clone().unwrap_or_default(),
-        })?;
+        let wheel = builder
+            .wheel_for(&p.name, &file)?
+            .ok_or_else(|| super::Error::Rebuild {
+                wheel: p.filename.clone(),
+                sdist: sdist.clone(),
+                message: "the build gave no pure-Python wheel".into(),
+            })?;
         if wheel != r.dest {
             move_into_place(&wheel, &r.dest)?;
         }
@@ -163,4 +159,77 @@ fn move_into_place(from: &Path, to: &Path) -> Result<(), crate::Error> {
         std::fs::create_dir_all(dir).map_err(|e| crate::Error::io(dir, e))?;
     }
     std::fs::rename(from, to).map_err(|e| crate::Error::io(to, e))
+}
+
+/// Pure-Python sdists the lock names travel as the wheels built from them (built now, at bundle time, and
+/// kept in the cache); the manifest then names the wheel and the sdist it came from (`built_from`). An sdist
+/// whose build fails travels as itself.
+pub fn build_pure_sdists(
+    lock: &mut Lock,
+    members: &mut [(String, StagedFile)],
+    cache: &Cache,
+    progress: &dyn Progress,
+) -> Result<(), crate::Error> {
+    let todo: Vec<usize> = (0..lock.packages.len())
+        .filter(|&i| {
+            let p = &lock.packages[i];
+            p.kind == DistKind::Sdist && !p.needs_compiler
+        })
+        .collect();
+    if todo.is_empty() {
+        return Ok(());
+    }
+    let builder = SdistBuilder::new(cache.build_dir(), &lock_indexes(lock), lock.created);
+    for i in todo {
+        let p = &lock.packages[i];
+        let member = format!("wheels/{}", p.filename);
+        let Some(path) = members.iter().find_map(|(m, f)| match f {
+            StagedFile::File { path, .. } if *m == member => Some(path.clone()),
+            _ => None,
+        }) else {
+            continue;
+        };
+        let file = DistFile {
+            filename: p.filename.clone(),
+            url: url::Url::from_file_path(&path).map_err(|_| super::Error::BadUrl {
+                url: path.display().to_string(),
+                message: "not an absolute path".into(),
+            })?,
+            sha256: Some(p.sha256.clone()),
+            requires_python: None,
+            yanked: false,
+            core_metadata: None,
+            size: None,
+        };
+        progress.message(&format!("building a wheel from {}", p.filename));
+        let Some(wheel) = builder.wheel_for(&p.name, &file)? else {
+            progress.message(&format!(
+                "warning: {} could not be built into a pure-Python wheel here; it travels as an sdist",
+                p.filename
+            ));
+            continue;
+        };
+        let (sha, size) = Sha256::of_file(&wheel).map_err(|e| crate::Error::io(&wheel, e))?;
+        let wname = wheel
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        for (m, f) in members.iter_mut() {
+            if *m == member {
+                *m = format!("wheels/{wname}");
+                *f = StagedFile::File {
+                    path: wheel.clone(),
+                    sha256: sha.clone(),
+                    size,
+                };
+            }
+        }
+        let p = &mut lock.packages[i];
+        p.built_from = Some(std::mem::replace(&mut p.filename, wname));
+        p.kind = DistKind::Wheel;
+        p.sha256 = sha;
+        p.size = size;
+    }
+    lock.normalize();
+    Ok(())
 }

@@ -20,6 +20,9 @@ pub struct Candidate {
     pub files: Vec<DistFile>,
     /// Every usable file of this version is yanked (PEP 592): only an exact pin may pick it.
     pub yanked: bool,
+    /// Wheels of this version the target cannot install (other platforms, or refused by `--no-binary`):
+    /// their metadata stands for the sdist's, as all wheels of one version share it.
+    pub other_wheels: Vec<DistFile>,
 }
 
 impl Candidate {
@@ -55,33 +58,35 @@ pub fn candidates(
     let mut by_version: BTreeMap<Version, Vec<(usize, usize, DistFile)>> = BTreeMap::new();
     // The first index that lists each version at all (uv's unsafe strategies never look further).
     let mut listed: BTreeMap<Version, usize> = BTreeMap::new();
+    let mut others: BTreeMap<Version, Vec<DistFile>> = BTreeMap::new();
     for (i, f) in project.files.iter().enumerate() {
         let index_rank = project.ranks.get(i).copied().unwrap_or(0);
         if let Some(v) = file_version(&f.filename, &project.name) {
             let r = listed.entry(v).or_insert(index_rank);
             *r = (*r).min(index_rank);
         }
-        if let Some(rp) = &f.requires_python {
-            if !rp.contains(python) {
-                continue;
-            }
-        }
+        let python_ok = f
+            .requires_python
+            .as_ref()
+            .is_none_or(|rp| rp.contains(python));
         let (version, rank) = if f.filename.ends_with(".whl") {
-            if rules.no_binary {
-                continue;
-            }
             let Ok(w) = WheelFilename::from_str(&f.filename) else {
                 continue;
             };
             if w.name != project.name {
                 continue;
             }
-            let Some(rank) = w.best_rank(tags) else {
+            let rank = w.best_rank(tags).filter(|_| !rules.no_binary && python_ok);
+            let Some(rank) = rank else {
+                // Not installable here, but its metadata (Requires-Python included) speaks for the sdist.
+                if !f.yanked {
+                    others.entry(w.version).or_default().push(f.clone());
+                }
                 continue;
             };
             (w.version, rank)
         } else {
-            if rules.only_binary {
+            if rules.only_binary || !python_ok {
                 continue;
             }
             let Some(v) = parse_sdist(&f.filename, &project.name) else {
@@ -119,11 +124,23 @@ pub fn candidates(
                 files.retain(|x| !x.2.yanked);
             }
             files.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.2.filename.cmp(&b.2.filename)));
+            let mut other_wheels = others.remove(&version).unwrap_or_default();
+            // Wheels for this Python first, then those with a PEP 658 metadata file (one small request).
+            other_wheels.sort_by_key(|f| {
+                (
+                    f.requires_python
+                        .as_ref()
+                        .is_some_and(|rp| !rp.contains(python)),
+                    f.core_metadata.is_none(),
+                    f.filename.clone(),
+                )
+            });
             Candidate {
                 version,
                 rank: from,
                 files: files.into_iter().map(|x| x.2).collect(),
                 yanked,
+                other_wheels,
             }
         })
         .collect();

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use pep440_rs::Version;
 use pep508_rs::{PackageName, Requirement};
-use pubgrub::{DefaultStringReporter, PubGrubError, Reporter};
+use pubgrub::PubGrubError;
 
 use crate::fetch::index::{IndexClient, IndexError};
 use crate::fetch::simple::DistFile;
@@ -13,11 +13,14 @@ use crate::inputs::{IndexOptions, Plan};
 use crate::target::Target;
 use crate::types::Sha256;
 
+pub mod build;
 pub mod candidates;
 pub mod hash_check;
 pub mod provider;
 pub mod ranges;
+pub mod report;
 pub mod sdist;
+pub mod sdist_archive;
 
 use provider::{root_version, Pkg, Provider};
 use sdist::{Built, SdistBuilder};
@@ -155,7 +158,7 @@ fn resolve_target(
     let mut build_deps = Vec::new();
     for p in &pinned {
         let Some(built) = &p.built else { continue };
-        if built.pure {
+        if built.needs_compiler.is_none() {
             continue;
         }
         let reason = format!("build requirement of {}", p.name);
@@ -197,34 +200,48 @@ fn run(
     let provider = Provider::new(index, sdists, target, roots, constraints, hashes, options);
     let solution = match pubgrub::resolve(&provider, Pkg::Root, root_version()) {
         Ok(s) => s,
-        Err(PubGrubError::NoSolution(mut tree)) => {
-            tree.collapse_no_versions();
+        Err(PubGrubError::NoSolution(tree)) => {
             return Err(ResolveError::NoSolution {
                 target: target.id(),
-                report: DefaultStringReporter::report(&tree),
+                report: report::explain(&provider, target, &tree),
             });
         }
         Err(PubGrubError::ErrorChoosingVersion { source, .. }) => return Err(source),
         Err(PubGrubError::ErrorRetrievingDependencies { source, .. }) => return Err(source),
         Err(PubGrubError::ErrorInShouldCancel(e)) => return Err(e),
     };
-    let mut out = Vec::new();
     let mut names: Vec<(&Pkg, &Version)> = solution.iter().collect();
     names.sort();
+    let mut chosen = Vec::new();
     for (pkg, version) in names {
         let Pkg::Name(name) = pkg else { continue };
         let cand = provider.candidate(name, version)?;
-        let file = cand.best().clone();
-        let built = if cand.best_is_sdist() {
-            Some(sdists.build(name, &file)?)
-        } else {
-            None
-        };
+        chosen.push((name.clone(), version.clone(), cand));
+    }
+    // The chosen sdists, looked into (and pure ones built) side by side: each is mostly waiting on pip.
+    let built: Vec<Result<Option<Arc<Built>>, ResolveError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = chosen
+            .iter()
+            .map(|(name, _, cand)| {
+                s.spawn(move || {
+                    cand.best_is_sdist()
+                        .then(|| sdists.build(name, cand.best()))
+                        .transpose()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("sdist thread panicked"))
+            .collect()
+    });
+    let mut out = Vec::new();
+    for ((name, version, cand), built) in chosen.into_iter().zip(built) {
         out.push(Pinned {
-            name: name.clone(),
-            version: version.clone(),
-            file,
-            built,
+            name,
+            version,
+            file: cand.best().clone(),
+            built: built?,
             requested: false,
             reason: reason.clone(),
             targets: vec![target.id()],

@@ -48,7 +48,7 @@ pub struct Provider<'a> {
     tags: Vec<Tag>,
     env: MarkerEnvironment,
     python: Version,
-    roots: Vec<Requirement>,
+    roots: Vec<(Requirement, String)>,
     constraints: HashMap<PackageName, Ranges<Version>>,
     hashes: HashMap<PackageName, Vec<Sha256>>,
     /// Packages whose requirements name a pre-release (pip then allows pre-releases for them).
@@ -60,6 +60,8 @@ pub struct Provider<'a> {
     torch: Option<url::Url>,
     /// First package (or input line) that required each package, for messages.
     pub required_by: Mutex<HashMap<PackageName, String>>,
+    /// Every requirement read so far and who wrote it, for error reports.
+    pub edges: Mutex<Vec<super::report::Edge>>,
 }
 
 impl<'a> Provider<'a> {
@@ -108,7 +110,7 @@ impl<'a> Provider<'a> {
             tags: target.tags(),
             env,
             python,
-            roots: roots.into_iter().map(|(r, _)| r).collect(),
+            roots,
             constraints: cons,
             hashes,
             pre_named,
@@ -117,7 +119,32 @@ impl<'a> Provider<'a> {
             seen: Mutex::default(),
             torch: index.sources().torch_for(target).map(|(_, url)| url),
             required_by: Mutex::new(required_by),
+            edges: Mutex::default(),
         }
+    }
+
+    /// The target's Python version.
+    pub fn python(&self) -> &Version {
+        &self.python
+    }
+
+    /// What may be used for this package (binary rules, hashes).
+    pub fn rules(&self, name: &PackageName) -> Rules<'_> {
+        Rules {
+            only_binary: self.options.only_binary.applies(name),
+            no_binary: self.options.no_binary.applies(name),
+            prefer_binary: self.options.prefer_binary,
+            hashes: self.hashes.get(name).map(Vec::as_slice),
+            strategy: self.index.sources().strategy,
+        }
+    }
+
+    /// The project as resolution sees it (its PyTorch index for the torch family).
+    pub fn project_of(
+        &self,
+        name: &PackageName,
+    ) -> Result<Arc<crate::fetch::index::Project>, crate::fetch::index::IndexError> {
+        self.index.project_via(name, self.torch.as_ref())
     }
 
     pub fn candidates(&self, name: &PackageName) -> Result<Arc<Vec<Candidate>>, ResolveError> {
@@ -131,13 +158,7 @@ impl<'a> Provider<'a> {
                 context: self.required_by.lock().unwrap().get(name).cloned(),
                 source,
             })?;
-        let rules = Rules {
-            only_binary: self.options.only_binary.applies(name),
-            no_binary: self.options.no_binary.applies(name),
-            prefer_binary: self.options.prefer_binary,
-            hashes: self.hashes.get(name).map(Vec::as_slice),
-            strategy: self.index.sources().strategy,
-        };
+        let rules = self.rules(name);
         let list = if crate::accel::in_torch_family(name) {
             let tags = crate::accel::with_plain_linux(self.tags.clone());
             candidates(&project, &tags, &self.python, &rules)
@@ -180,8 +201,24 @@ impl<'a> Provider<'a> {
         let cand = self.candidate(name, version)?;
         let file = cand.best();
         if cand.best_is_sdist() {
-            let built = self.sdists.build(name, file)?;
-            return Ok(Arc::new(built.metadata.clone()));
+            let forced = self.options.no_binary.applies(name) && !cand.other_wheels.is_empty();
+            return self
+                .sdists
+                .resolution_metadata(self.index, name, &cand)
+                .map_err(|e| match e {
+                    ResolveError::Sdist {
+                        name,
+                        file,
+                        message,
+                    } if forced => ResolveError::Sdist {
+                        name,
+                        file,
+                        message: format!(
+                            "{message} (--no-binary forces a build from source; wheels exist for this version)"
+                        ),
+                    },
+                    e => e,
+                });
         }
         self.index
             .metadata(file)
@@ -191,7 +228,27 @@ impl<'a> Provider<'a> {
             })
     }
 
-    fn add(&self, deps: &mut BTreeMap<Pkg, Ranges<Version>>, req: &Requirement, parent: &str) {
+    fn add(
+        &self,
+        deps: &mut BTreeMap<Pkg, Ranges<Version>>,
+        req: &Requirement,
+        parent: &str,
+        by: Option<(&PackageName, &Version)>,
+    ) {
+        {
+            let mut written = req.clone();
+            written.marker = pep508_rs::MarkerTree::TRUE;
+            let edge = super::report::Edge {
+                child: req.name.clone(),
+                requirement: written.to_string(),
+                by: by.map(|(n, v)| (n.clone(), v.clone())),
+                origin: parent.to_string(),
+            };
+            let mut edges = self.edges.lock().unwrap();
+            if !edges.contains(&edge) {
+                edges.push(edge);
+            }
+        }
         let mut range = match &req.version_or_url {
             Some(VersionOrUrl::VersionSpecifier(s)) => ranges::from_specifiers(s),
             _ => Ranges::full(),
@@ -308,25 +365,16 @@ impl DependencyProvider for Provider<'_> {
         let mut deps: BTreeMap<Pkg, Ranges<Version>> = BTreeMap::new();
         match package {
             Pkg::Root => {
-                for r in &self.roots {
-                    let origin = self
-                        .required_by
-                        .lock()
-                        .unwrap()
-                        .get(&r.name)
-                        .cloned()
-                        .unwrap_or_default();
-                    self.add(&mut deps, r, &origin);
+                for (r, origin) in &self.roots {
+                    self.add(&mut deps, r, origin, None);
                 }
             }
             Pkg::Name(name) => {
                 let meta = self.metadata(name, version)?;
-                // The file's own Requires-Python (find-links folders and direct URLs list none).
-                if let Some(rp) = meta.requires_python.as_ref() {
+                // Indexes that do not list Requires-Python (find-links, plain mirrors): the metadata says it.
+                if let Some(rp) = &meta.requires_python {
                     if !rp.contains(&self.python) {
-                        return Ok(Dependencies::Unavailable(format!(
-                            "{name} {version} requires Python {rp}"
-                        )));
+                        return Ok(Dependencies::Unavailable(format!("requires Python {rp}")));
                     }
                 }
                 let parent = format!("required by {name} {version}");
@@ -335,7 +383,7 @@ impl DependencyProvider for Provider<'_> {
                     .iter()
                     .filter(|r| r.marker.evaluate(&self.env, &[]))
                 {
-                    self.add(&mut deps, r, &parent);
+                    self.add(&mut deps, r, &parent, Some((name, version)));
                 }
             }
             Pkg::Extra(name, extra) => {
@@ -348,7 +396,7 @@ impl DependencyProvider for Provider<'_> {
                     .iter()
                     .filter(|r| r.marker.evaluate(&self.env, &extras))
                 {
-                    self.add(&mut deps, r, &parent);
+                    self.add(&mut deps, r, &parent, Some((name, version)));
                 }
             }
         }

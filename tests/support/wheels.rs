@@ -141,6 +141,47 @@ PyMODINIT_FUNC PyInit__speed(void) { return PyModule_Create(&D); }\n";
     tar_gz(&root, files)
 }
 
+/// An sdist that must not be built: its setup.py writes `marker` (an absolute path) when anything runs it,
+/// then fails. `pkg_info` is its PKG-INFO text; `extra` are more (path under the root, content) members.
+pub fn sdist_tripwire(
+    name: &str,
+    version: &str,
+    pkg_info: &str,
+    marker: &std::path::Path,
+    extra: &[(&str, &[u8])],
+    zip: bool,
+) -> (String, Vec<u8>) {
+    let dist = name.replace(['-', '.'], "_");
+    let root = format!("{dist}-{version}");
+    let setup = format!(
+        "import pathlib\npathlib.Path({:?}).write_text('built')\nraise SystemExit('this sdist must not be built')\n",
+        marker.to_string_lossy()
+    );
+    let mut files = vec![
+        (format!("{root}/PKG-INFO"), pkg_info.as_bytes().to_vec()),
+        (format!("{root}/setup.py"), setup.into_bytes()),
+    ];
+    for (p, data) in extra {
+        files.push((format!("{root}/{p}"), data.to_vec()));
+    }
+    if zip {
+        (format!("{root}.zip"), zip_bytes(files))
+    } else {
+        tar_gz(&root, files)
+    }
+}
+
+fn zip_bytes(files: Vec<(String, Vec<u8>)>) -> Vec<u8> {
+    use std::io::Write;
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default();
+    for (p, data) in files {
+        z.start_file(p, opts).unwrap();
+        z.write_all(&data).unwrap();
+    }
+    z.finish().unwrap().into_inner()
+}
+
 fn tar_gz(root: &str, files: Vec<(String, Vec<u8>)>) -> (String, Vec<u8>) {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     {
