@@ -246,12 +246,6 @@ pub struct Client {
 }
 
 impl Client {
-    /// The pooled reqwest client underneath, for protocol clients that drive requests themselves (OCI
-    /// uploads); they share its pool, TLS roots and timeouts.
-    pub fn inner(&self) -> &reqwest::Client {
-        &self.http
-    }
-
     fn build() -> Result<Client, (PathBuf, String)> {
         let mut builder = reqwest::Client::builder()
             .user_agent(USER_AGENT)
