@@ -92,15 +92,6 @@ pub fn client() -> Result<&'static Client, Error> {
         })
 }
 
-/// The shared client's reqwest handle (same pool, TLS roots and timeouts) for code that builds its own
-/// requests (the OCI registry client). Falls back to a plain client when the CA bundle cannot be read; the
-/// next request through [`client`] reports that error.
-pub fn download_client() -> reqwest::Client {
-    client()
-        .map(|c| c.http.clone())
-        .unwrap_or_else(|_| reqwest::Client::new())
-}
-
 /// Extra CA bundles named by `SSL_CERT_FILE`, `PIP_CERT` or `REQUESTS_CA_BUNDLE` (system roots are
 /// always used too).
 fn extra_roots() -> Result<Vec<reqwest::Certificate>, (PathBuf, String)> {
