@@ -164,11 +164,16 @@ pub fn pip_wheel(
 fn kill_group(child: &mut std::process::Child) {
     #[cfg(unix)]
     {
-        // The build's own children (the backend, compilers) are in its process group.
-        let _ = Command::new("kill")
-            .args(["-KILL", &format!("-{}", child.id())])
-            .stderr(Stdio::null())
-            .status();
+        // The build's own children (the backend, compilers) are in its process group, which the child
+        // leads. Signal that group directly: a negative pid names one group, never "every process".
+        if let Ok(pgid) = libc::pid_t::try_from(child.id()) {
+            if pgid > 1 {
+                // SAFETY: kill(2) takes plain integers and touches no memory of ours.
+                unsafe {
+                    libc::kill(-pgid, libc::SIGKILL);
+                }
+            }
+        }
     }
     let _ = child.kill();
     let _ = child.wait();
