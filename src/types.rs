@@ -8,6 +8,23 @@ pub use pep440_rs::Version;
 pub use pep508_rs::{ExtraName, PackageName};
 
 /// Human size: `1.5 GiB`, `12.0 KiB`, `512 B`.
+/// Seconds since the Unix epoch as a UTC civil date and time: (year, month, day, hour, minute, second)
+/// (days to date by H. Hinnant's algorithm).
+pub fn civil_utc(secs: u64) -> (i64, i64, i64, u64, u64, u64) {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day, rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
 pub fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
     if bytes < 1024 {

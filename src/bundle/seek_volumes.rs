@@ -173,6 +173,24 @@ impl TarStream {
         self.parts.read_at(pos, buf)
     }
 
+    /// Exactly `want` bytes from stream offset `pos` (across volume boundaries); an error if the stream
+    /// ends first.
+    pub fn read_chunk(&self, pos: u64, want: usize) -> io::Result<Vec<u8>> {
+        let mut buf = vec![0u8; want];
+        let mut filled = 0;
+        while filled < want {
+            let n = self.read_at(pos + filled as u64, &mut buf[filled..])?;
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "bundle ends inside a member",
+                ));
+            }
+            filled += n;
+        }
+        Ok(buf)
+    }
+
     /// A reader (with seek) over `len` bytes from `offset`: one member's data.
     pub fn slice(&self, offset: u64, len: u64) -> Slice {
         Slice {

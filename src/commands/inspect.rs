@@ -289,24 +289,8 @@ fn cells(row: &[String; 5], widths: &[usize; 5]) -> String {
 
 /// `YYYY-MM-DD HH:MM:SS UTC` from seconds since the epoch (proleptic Gregorian calendar).
 fn utc(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Days since 1970-01-01 to a civil date (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let (year, month, day, h, m, sec) = crate::types::civil_utc(secs);
+    format!("{year:04}-{month:02}-{day:02} {h:02}:{m:02}:{sec:02} UTC")
 }
 
 #[cfg(test)]

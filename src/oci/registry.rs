@@ -70,19 +70,7 @@ impl Source {
                         let want = left.min(1 << 20) as usize;
                         let reader = stream.clone();
                         let read = tokio::task::spawn_blocking(move || {
-                            let mut buf = vec![0u8; want];
-                            let mut filled = 0;
-                            while filled < want {
-                                let n = reader.read_at(pos + filled as u64, &mut buf[filled..])?;
-                                if n == 0 {
-                                    return Err(std::io::Error::new(
-                                        std::io::ErrorKind::UnexpectedEof,
-                                        "bundle ends inside a member",
-                                    ));
-                                }
-                                filled += n;
-                            }
-                            Ok(Bytes::from(buf))
+                            reader.read_chunk(pos, want).map(Bytes::from)
                         })
                         .await
                         .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
