@@ -118,3 +118,25 @@ mod tests {
         assert!(parse_sdist("other-1.0.tar.gz", &p).is_none());
     }
 }
+
+/// Core metadata (METADATA / PKG-INFO) headers up to the first blank line, names lowercased, continuation
+/// lines folded into the previous value.
+pub fn metadata_headers(text: &str) -> Vec<(String, String)> {
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for line in text.lines() {
+        if line.is_empty() {
+            break;
+        }
+        if line.starts_with([' ', '\t']) {
+            if let Some((_, v)) = headers.last_mut() {
+                v.push('\n');
+                v.push_str(line.trim());
+            }
+            continue;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+        }
+    }
+    headers
+}

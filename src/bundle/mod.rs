@@ -3,6 +3,7 @@
 mod error;
 mod hashing;
 mod layout;
+mod output;
 pub mod pylock;
 mod reader;
 pub mod review;

@@ -3,7 +3,6 @@
 //! hashes each file while it is read and written, in one streaming pass; [`verify`] walks the headers (seeking
 //! over the data) and then hashes the files in parallel straight from the volumes, one file per core.
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,6 +13,7 @@ use tar::EntryType;
 
 use super::hashing::HashPipe;
 use super::layout::{self, check_member_name, check_symlink, MANIFEST, SUMS, SUMS_SIG};
+use super::output::Output;
 use super::seek_volumes::{next_volume, SeekVolumes};
 use super::sign::{self, SignatureError};
 use super::volumes::{self, VolumeIoError, VolumeReader};
@@ -755,77 +755,5 @@ fn map_io(bundle: &Path, e: io::Error) -> Error {
     Error::Malformed {
         bundle: bundle.to_path_buf(),
         message: e.to_string(),
-    }
-}
-
-/// Where `extract` writes, and what it has created (top-level names), to undo it.
-struct Output {
-    dest: PathBuf,
-    created: BTreeSet<PathBuf>,
-}
-
-impl Output {
-    fn prepare(&mut self, name: &str) -> Result<PathBuf, Error> {
-        let top = name.split('/').next().expect("non-empty name");
-        self.created.insert(self.dest.join(top));
-        let path = self.dest.join(name);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-        }
-        Ok(path)
-    }
-
-    fn write_small(&mut self, name: &str, bytes: &[u8]) -> Result<(), Error> {
-        let mut f = self.create_file(name)?;
-        f.write_all(bytes)
-            .map_err(|e| Error::io(self.dest.join(name), e))
-    }
-
-    fn create_file(&mut self, name: &str) -> Result<File, Error> {
-        let path = self.prepare(name)?;
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o644);
-        options.open(&path).map_err(|e| Error::io(&path, e))
-    }
-
-    fn make_dir(&mut self, name: &str) -> Result<(), Error> {
-        let path = self.prepare(name)?;
-        match std::fs::create_dir(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => Ok(()),
-            Err(e) => Err(Error::io(&path, e)),
-        }
-    }
-
-    fn make_symlink(&mut self, name: &str, target: &str) -> Result<(), Error> {
-        let path = self.prepare(name)?;
-        #[cfg(unix)]
-        {
-            std::os::unix::fs::symlink(target, &path).map_err(|e| Error::io(&path, e))
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = target;
-            Err(Error::io(
-                &path,
-                io::Error::new(io::ErrorKind::Unsupported, "symlinks need a Unix host"),
-            ))
-        }
-    }
-
-    fn remove_all(&self) {
-        for path in &self.created {
-            match std::fs::symlink_metadata(path) {
-                Ok(m) if m.is_dir() => {
-                    let _ = std::fs::remove_dir_all(path);
-                }
-                Ok(_) => {
-                    let _ = std::fs::remove_file(path);
-                }
-                Err(_) => {}
-            }
-        }
     }
 }

@@ -100,22 +100,7 @@ pub fn wheel_meta(path: &Path) -> Result<WheelMeta, String> {
 
 /// Core metadata headers (RFC 822 style, continuation lines folded in).
 pub fn parse_metadata(text: &str) -> WheelMeta {
-    let mut headers: Vec<(String, String)> = Vec::new();
-    for line in text.lines() {
-        if line.is_empty() {
-            break;
-        }
-        if line.starts_with([' ', '\t']) {
-            if let Some((_, v)) = headers.last_mut() {
-                v.push('\n');
-                v.push_str(line.trim());
-            }
-            continue;
-        }
-        if let Some((k, v)) = line.split_once(':') {
-            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-        }
-    }
+    let headers = crate::dist::metadata_headers(text);
     fn get<'a>(headers: &'a [(String, String)], k: &'a str) -> impl Iterator<Item = &'a str> {
         headers
             .iter()

@@ -41,22 +41,7 @@ impl Metadata {
 /// Parse RFC 822-style headers up to the first blank line (the body is the description).
 pub fn parse(bytes: &[u8]) -> Result<Metadata, String> {
     let text = String::from_utf8_lossy(bytes);
-    let mut headers: Vec<(String, String)> = Vec::new();
-    for line in text.lines() {
-        if line.is_empty() {
-            break;
-        }
-        if line.starts_with([' ', '\t']) {
-            if let Some((_, v)) = headers.last_mut() {
-                v.push('\n');
-                v.push_str(line.trim());
-            }
-            continue;
-        }
-        if let Some((k, v)) = line.split_once(':') {
-            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-        }
-    }
+    let headers = crate::dist::metadata_headers(&text);
     let get = |k: &str| {
         headers
             .iter()
