@@ -83,7 +83,9 @@ fn failure_midway_restores_venv_and_cache() {
         n += 1;
     };
     std::env::remove_var("FERRY_TEST_FAIL_AFTER");
-    assert!(n > 25, "only {n} steps");
+    // New folders (beta's package, both .dist-info folders) move in with one rename each, so there are fewer
+    // steps than files: 7 removals of alpha 1.0, 6 placements for the wheels, 7 for the model.
+    assert!(n >= 20, "only {n} steps");
     assert_eq!(summary.installed.len(), 2);
     assert_ne!(venv_before, fingerprint(&venv));
     assert_eq!(

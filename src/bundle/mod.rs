@@ -19,7 +19,7 @@ pub use reader::{
     extract, extract_reporting, list, read_front, read_manifest, verify, verify_reporting, Front,
     Member, MemberKind, Verified,
 };
-pub use seek_volumes::{Slice, TarStream};
+pub use seek_volumes::{BufSlice, Slice, TarStream};
 pub use sign::{KeyId, PublicKey, SecretKey};
 pub use volumes::{parse_size, MAX_VOLUME};
 pub use writer::{rebuild, write, write_reporting, Entry, WriteOptions, WriteSummary};

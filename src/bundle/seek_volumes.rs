@@ -150,6 +150,18 @@ impl TarStream {
         })
     }
 
+    /// One plain file as a stream (a wheel built at install time, a file of an extracted bundle).
+    pub fn of_file(path: &Path) -> io::Result<Self> {
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        Ok(TarStream {
+            parts: Arc::new(Parts {
+                files: vec![(file, path.to_path_buf(), 0, len)],
+                total: len,
+            }),
+        })
+    }
+
     /// Length of the whole stream.
     pub fn len(&self) -> u64 {
         self.parts.total
@@ -191,6 +203,17 @@ impl TarStream {
         Ok(buf)
     }
 
+    /// [`TarStream::slice`] read through a buffer of `capacity` bytes: many small reads (a zip reader's
+    /// headers, an 8 KiB inflater) become few positional reads. Reads larger than the buffer bypass it.
+    pub fn buffered(&self, offset: u64, len: u64, capacity: usize) -> BufSlice {
+        BufSlice {
+            slice: self.slice(offset, len),
+            buf: Vec::new(),
+            capacity: capacity.max(1),
+            buf_at: 0,
+        }
+    }
+
     /// A reader (with seek) over `len` bytes from `offset`: one member's data.
     pub fn slice(&self, offset: u64, len: u64) -> Slice {
         Slice {
@@ -203,6 +226,7 @@ impl TarStream {
 }
 
 /// `len` bytes of a [`TarStream`] from `start`, as a file of its own.
+#[derive(Clone)]
 pub struct Slice {
     stream: TarStream,
     start: u64,
@@ -241,5 +265,130 @@ impl Seek for Slice {
         self.pos =
             pos.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before 0"))?;
         Ok(self.pos)
+    }
+}
+
+impl Slice {
+    /// Length of the slice.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// A [`Slice`] with a read buffer. Cloning gives an independent reader (own position, empty buffer) over the
+/// same bytes, so threads can share one parsed zip archive.
+pub struct BufSlice {
+    slice: Slice,
+    buf: Vec<u8>,
+    capacity: usize,
+    /// Slice offset of `buf[0]`.
+    buf_at: u64,
+}
+
+impl Clone for BufSlice {
+    fn clone(&self) -> Self {
+        BufSlice {
+            slice: self.slice.clone(),
+            buf: Vec::new(),
+            capacity: self.capacity,
+            buf_at: 0,
+        }
+    }
+}
+
+impl BufSlice {
+    pub fn len(&self) -> u64 {
+        self.slice.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slice.len == 0
+    }
+}
+
+impl Read for BufSlice {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let pos = self.slice.pos;
+        let end = self.buf_at + self.buf.len() as u64;
+        if pos >= self.buf_at && pos < end {
+            let from = (pos - self.buf_at) as usize;
+            let n = out.len().min(self.buf.len() - from);
+            out[..n].copy_from_slice(&self.buf[from..from + n]);
+            self.slice.pos += n as u64;
+            return Ok(n);
+        }
+        if out.len() >= self.capacity {
+            return self.slice.read(out);
+        }
+        let want = (self.capacity as u64).min(self.slice.len.saturating_sub(pos)) as usize;
+        if want == 0 || out.is_empty() {
+            return Ok(0);
+        }
+        self.buf.resize(want, 0);
+        let mut filled = 0;
+        while filled < want {
+            let n = self.slice.stream.read_at(
+                self.slice.start + pos + filled as u64,
+                &mut self.buf[filled..],
+            )?;
+            if n == 0 {
+                break;
+            }
+            filled += n;
+        }
+        self.buf.truncate(filled);
+        self.buf_at = pos;
+        if filled == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "bundle ends inside a member",
+            ));
+        }
+        let n = out.len().min(filled);
+        out[..n].copy_from_slice(&self.buf[..n]);
+        self.slice.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for BufSlice {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        self.slice.seek(to)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buffered_slice_reads_and_seeks_like_the_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let stream = TarStream::of_file(&path).unwrap();
+        let mut r = stream.buffered(1000, 50_000, 4096);
+        let mut small = [0u8; 100];
+        r.read_exact(&mut small).unwrap();
+        assert_eq!(&small[..], &data[1000..1100]);
+        r.seek(SeekFrom::Start(10)).unwrap();
+        r.read_exact(&mut small).unwrap();
+        assert_eq!(&small[..], &data[1010..1110]);
+        r.seek(SeekFrom::End(-10)).unwrap();
+        let mut rest = Vec::new();
+        r.clone().read_to_end(&mut rest).unwrap();
+        assert_eq!(rest, &data[50_990..51_000], "a clone keeps the position");
+        rest.clear();
+        r.read_to_end(&mut rest).unwrap();
+        assert_eq!(rest, &data[50_990..51_000]);
+        let mut big = vec![0u8; 8192];
+        r.seek(SeekFrom::Start(0)).unwrap();
+        r.read_exact(&mut big).unwrap();
+        assert_eq!(big, &data[1000..9192]);
     }
 }

@@ -1,6 +1,7 @@
-//! `ferry install`: verify and extract into a staging folder (the target is untouched until the
-//! signature and every hash check out), then install wheels and models all or nothing.
-use std::path::{Path, PathBuf};
+//! `ferry install`: verify the bundle (the target is untouched until the signature and every hash check
+//! out), then install wheels and models all or nothing, read straight from the bundle's volumes (no
+//! extraction: every member is a byte range of the tar).
+use std::path::PathBuf;
 
 use crate::bundle;
 use crate::install::{self, Only, Options, Reporter};
@@ -27,21 +28,6 @@ impl Reporter for Lines {
     }
 }
 
-/// Stage next to the destination, so the final switch stays on one file system.
-fn staging_parent(s: &Settings) -> PathBuf {
-    let dest = s
-        .venv
-        .as_deref()
-        .or(s.hf_home.as_deref())
-        .or(s.local_dir.as_deref())
-        .unwrap_or(Path::new("."));
-    let abs = std::path::absolute(dest).unwrap_or_else(|_| dest.to_path_buf());
-    abs.ancestors()
-        .find(|p| p.is_dir())
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
-}
-
 pub fn run(s: Settings) -> Result<(), crate::Error> {
     let only = s.only.as_deref().map(str::parse::<Only>).transpose()?;
     // Cheap checks first (the front of the bundle, unverified): usage errors before a long verification.
@@ -58,23 +44,21 @@ pub fn run(s: Settings) -> Result<(), crate::Error> {
             install::venv::check_folder(root)?;
         }
     }
-    let parent = staging_parent(&s);
-    let staging = tempfile::Builder::new()
-        .prefix(".ferry-staging-")
-        .tempdir_in(&parent)
-        .map_err(|e| crate::Error::io(&parent, e))?;
     let term = if s.json {
         super::progress::TermProgress::with(false, true)
     } else {
         super::term()
     };
+    // The volumes' length and mtime before verification: installing refuses a bundle changed since.
+    let stream = bundle::TarStream::open(&s.bundle)?;
+    let stamp = install::source::stamp_volumes(&stream.volumes());
     let meter = term.meter(
-        &format!("verifying and extracting {}", s.bundle.display()),
+        &format!("verifying {}", s.bundle.display()),
         super::bundle_bytes(&s.bundle),
     );
-    let verified =
-        bundle::extract_reporting(&s.bundle, &s.public, staging.path(), &|n| meter.add(n))?;
+    let verified = bundle::verify_reporting(&s.bundle, &s.public, &|n| meter.add(n))?;
     meter.finish();
+    let source = install::Source::bundle(&s.bundle, stream, &verified.members, stamp);
     if !s.json {
         eprintln!(
             "signature and {} OK (key {})",
@@ -94,7 +78,7 @@ pub fn run(s: Settings) -> Result<(), crate::Error> {
     let reporter: &dyn Reporter = if s.json { &install::Silent } else { &Lines };
     // A delta: its base must be in place (checked before anything changes).
     let lock = install::delta::check_base(&verified.lock, &opts)?;
-    let summary = install::install_extracted(staging.path(), &lock, &opts, reporter)?;
+    let summary = install::install_from(&source, &lock, &opts, reporter)?;
     install::delta::finish(&verified.lock, &opts, reporter)?;
     if s.json {
         println!(

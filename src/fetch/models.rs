@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use sha1::Digest as _;
 
-use super::download::{self, DownloadRequest, Progress};
+use super::download::{DownloadRequest, Progress};
 use super::error::Error;
 use super::hub::{Hub, TreeFile};
 use crate::inputs::ModelRequest;
@@ -284,7 +284,7 @@ pub fn fetch_models(
             });
         }
     }
-    let done = download::download_all(reqs.clone(), jobs, progress)
+    let done = super::recorded::download_all_recorded(reqs.clone(), jobs, progress)
         .map_err(|e| hub_error(e, &reqs, &owners, models))?;
     for ((req, got), owner) in reqs.iter().zip(&done).zip(&owners) {
         for &(mi, fi) in owner {

@@ -31,7 +31,7 @@ pub fn check_base(lock: &Lock, opts: &Options) -> Result<Lock, Error> {
     if let (true, Some(root)) = (wheels, opts.venv.as_deref()) {
         if venv::exists(root) {
             let v = venv::open(root)?;
-            for c in select::select(lock, Path::new("."), &v.target)? {
+            for c in select::select(lock, &v.target)? {
                 if !lock.omits(&format!("wheels/{}", c.package.filename)) {
                     continue;
                 }

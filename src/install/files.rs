@@ -9,6 +9,7 @@ use serde::Serialize;
 use sha2::Digest;
 
 use super::error::{Error, IoContext};
+use super::source::Source;
 use super::txn::Txn;
 use crate::lock::LockedFile;
 
@@ -46,9 +47,9 @@ fn check_name(name: &str) -> Result<(), Error> {
     }
 }
 
-/// Stage every file from `bundle_files` (the extracted `files/`) for `dir/NAME` in `txn`.
+/// Stage every file from the bundle's `files/` for `dir/NAME` in `txn`.
 pub fn stage(
-    bundle_files: &Path,
+    source: &Source,
     files: &[LockedFile],
     dir: &Path,
     txn: &mut Txn,
@@ -70,12 +71,8 @@ pub fn stage(
             summary.unchanged.push(f.name.clone());
             continue;
         }
-        let src = f
-            .name
-            .split('/')
-            .fold(bundle_files.to_path_buf(), |p, s| p.join(s));
         let staged = staging.join(i.to_string());
-        let (sha, size) = copy(&src, Some(&staged))
+        let (sha, size) = copy_member(source, &format!("files/{}", f.name), &staged)
             .map_err(|e| bad(&f.name, format!("cannot be copied: {e}")))?;
         if sha != f.sha256.as_str() || size != f.size {
             return Err(bad(
@@ -92,7 +89,17 @@ pub fn stage(
     Ok(summary)
 }
 
-/// Copy (or only hash, when `to` is None), streamed; returns (sha256 hex, size).
+/// Write bundle member `member` into the new file `to`, hashing on the way; returns (sha256 hex, size).
+fn copy_member(source: &Source, member: &str, to: &Path) -> std::io::Result<(String, u64)> {
+    let mut src = source.open(member, 0)?;
+    let mut out = File::create(to)?;
+    let mut h = sha2::Sha256::new();
+    let size = crate::types::stream_sha256(&mut src, &mut h, Some(&mut out as &mut dyn Write))?;
+    out.sync_all()?;
+    Ok((hex::encode(h.finalize()), size))
+}
+
+/// Hash a file (or copy it, when `to` is given), streamed; returns (sha256 hex, size).
 fn copy(from: &Path, to: Option<&Path>) -> std::io::Result<(String, u64)> {
     let mut src = File::open(from)?;
     let mut out = to.map(File::create).transpose()?;

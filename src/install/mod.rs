@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use serde::Serialize;
+use sha2::Digest;
 
 pub mod delta;
 pub mod error;
@@ -12,15 +13,18 @@ pub mod files;
 pub mod installed;
 pub mod journal;
 pub mod models;
+pub mod publish;
 pub mod record;
 pub mod scripts;
 pub mod select;
+pub mod source;
 pub mod txn;
 pub mod venv;
 pub mod wheel;
 
 pub use error::Error;
 use error::IoContext;
+pub use source::Source;
 
 use crate::lock::{DistKind, Lock};
 
@@ -98,7 +102,9 @@ pub struct Summary {
 
 /// A wheel ready to stage.
 struct Planned {
-    path: PathBuf,
+    /// Its file name (for messages).
+    shown: String,
+    zip: wheel::Archive,
     info: wheel::WheelInfo,
     requested: bool,
     old: Option<installed::Installed>,
@@ -107,6 +113,16 @@ struct Planned {
 /// Install the bundle extracted at `staging` (already verified by the bundle module) as `lock` describes it.
 pub fn install_extracted(
     staging: &Path,
+    lock: &Lock,
+    opts: &Options,
+    reporter: &dyn Reporter,
+) -> Result<Summary, Error> {
+    install_from(&Source::folder(staging), lock, opts, reporter)
+}
+
+/// Install from `source` (the verified bundle itself, or an extracted one) as `lock` describes it.
+pub fn install_from(
+    source: &Source,
     lock: &Lock,
     opts: &Options,
     reporter: &dyn Reporter,
@@ -132,7 +148,7 @@ pub fn install_extracted(
             venv::create(root, opts.python.as_deref().or(windows_default))?;
         }
     }
-    let result = install_inner(staging, lock, opts, reporter, wheels, models);
+    let result = install_inner(source, lock, opts, reporter, wheels, models);
     if result.is_err() {
         if let Some(root) = created_venv {
             let _ = std::fs::remove_dir_all(root);
@@ -142,7 +158,7 @@ pub fn install_extracted(
 }
 
 fn install_inner(
-    staging: &Path,
+    source: &Source,
     lock: &Lock,
     opts: &Options,
     reporter: &dyn Reporter,
@@ -163,7 +179,7 @@ fn install_inner(
         };
         summary.venv = Some(v.root.clone());
         summary.target = Some(v.target.id());
-        let plan = plan_wheels(staging, lock, &v, build_dir.path(), reporter, &mut summary)?;
+        let plan = plan_wheels(source, lock, &v, build_dir.path(), reporter, &mut summary)?;
         if !plan.is_empty() {
             let needed: u64 = plan
                 .iter()
@@ -178,7 +194,8 @@ fn install_inner(
                 .enumerate()
                 .map(|(i, p)| {
                     wheel::stage(
-                        &p.path,
+                        &p.zip,
+                        &p.shown,
                         &p.info,
                         &v,
                         p.requested,
@@ -193,8 +210,20 @@ fn install_inner(
                     }
                 }
             }
+            // Whole folders where the venv has none yet; file by file only inside folders that exist.
+            let trees: Vec<publish::Tree<'_>> = staged_wheels
+                .iter()
+                .map(|s| publish::Tree {
+                    root: &s.tree,
+                    files: &s.tree_files,
+                })
+                .collect();
+            let exists = |p: &Path| std::fs::symlink_metadata(p).is_ok();
+            for (from, to) in publish::plan(&v.root, &trees, &exists) {
+                t.place(from, to);
+            }
             for (s, p) in staged_wheels.iter().zip(&plan) {
-                for (from, to) in &s.files {
+                for (from, to) in &s.loose {
                     t.place(from.clone(), to.clone());
                 }
                 summary.installed.push(PackageSummary {
@@ -220,12 +249,7 @@ fn install_inner(
                     dest.display()
                 ));
                 let mut t = txn::Txn::new(&dest)?;
-                summary.files = Some(files::stage(
-                    &staging.join("files"),
-                    &lock.files,
-                    &dest,
-                    &mut t,
-                )?);
+                summary.files = Some(files::stage(source, &lock.files, &dest, &mut t)?);
                 files_txn = Some(t);
             }
             None => {
@@ -241,7 +265,6 @@ fn install_inner(
         }
     }
     if models && !lock.models.is_empty() {
-        let hub = staging.join("models").join("hub");
         let (dest, local) = match &opts.local_dir {
             Some(dir) => (dir.clone(), true),
             None => (
@@ -265,15 +288,17 @@ fn install_inner(
             models::CacheLayout::Symlinks
         };
         summary.models = if local {
-            models::stage_local(&hub, &lock.models, &dest, &mut t)?
+            models::stage_local(source, &lock.models, &dest, &mut t)?
         } else {
-            models::stage_cache_as(&hub, &lock.models, &dest, &mut t, layout)?
+            models::stage_cache_as(source, &lock.models, &dest, &mut t, layout)?
         };
         summary.cache_layout = (!local).then_some(layout);
         summary.models_dir = Some(dest);
         model_txn = Some(t);
     }
 
+    // Everything is staged: the bundle must still be the one verified.
+    source.check_unchanged()?;
     // Switch: wheels, then models; a failure in either undoes both.
     let mut steps = 0;
     if let Some(t) = wheel_txn.as_mut() {
@@ -336,14 +361,14 @@ pub fn windows_only(lock: &Lock) -> bool {
 
 /// Choose, verify, build (sdists) and inspect the wheels to install; skip those already installed.
 fn plan_wheels(
-    staging: &Path,
+    source: &Source,
     lock: &Lock,
     v: &venv::Venv,
     build_dir: &Path,
     reporter: &dyn Reporter,
     summary: &mut Summary,
 ) -> Result<Vec<Planned>, Error> {
-    let choices = select::select(lock, staging, &v.target)?;
+    let choices = select::select(lock, &v.target)?;
     let summary_of = |c: &select::Choice<'_>, version: &str| PackageSummary {
         name: c.package.name.to_string(),
         version: version.to_string(),
@@ -352,28 +377,56 @@ fn plan_wheels(
     };
     // Sdists: skipped when that version is installed, else checked and built first, so that a package that
     // cannot be built stops the install before anything changed.
-    let mut candidates = Vec::new();
+    let mut candidates: Vec<(&select::Choice<'_>, Option<PathBuf>)> = Vec::new();
+    let mut wheels_folder = None;
     for (i, c) in choices.iter().enumerate() {
         if c.package.kind == DistKind::Wheel {
-            candidates.push((c, c.path.clone()));
+            candidates.push((c, None));
             continue;
         }
         if installed::find(v, &c.package.name)?.is_some_and(|o| o.has_version(&c.package.version)) {
             summary.unchanged.push(summary_of(c, &c.package.version));
             continue;
         }
-        verify_bundle_file(c)?;
+        verify_bundle_file(source, c)?;
         reporter.step(&format!("building {} from source", c.package.filename));
-        let built = select::build_sdist(c, v, staging, &build_dir.join(i.to_string()))?;
-        candidates.push((c, built));
+        let folder = match &wheels_folder {
+            Some(f) => f,
+            None => wheels_folder.insert(source.wheels_folder(&build_dir.join("bundle"))?),
+        };
+        let built = select::build_sdist(c, v, folder, &build_dir.join(i.to_string()))?;
+        candidates.push((c, Some(built)));
     }
     let infos = candidates
         .par_iter()
-        .map(|(_, p)| wheel::inspect(p))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|(c, built)| {
+            let (reader, shown) = match built {
+                Some(path) => {
+                    let stream = crate::bundle::TarStream::of_file(path).at(path)?;
+                    let len = stream.len();
+                    let shown = path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    (stream.buffered(0, len, source::WHEEL_BUFFER), shown)
+                }
+                None => {
+                    let r = source.open(&c.member, source::WHEEL_BUFFER).map_err(|e| {
+                        Error::BundleFile {
+                            file: c.package.filename.clone(),
+                            why: format!("cannot be read ({}): {e}", source.describe(&c.member)),
+                        }
+                    })?;
+                    (r, c.package.filename.clone())
+                }
+            };
+            let (info, zip) = wheel::inspect(reader, &shown)?;
+            Ok((shown, info, zip))
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
     let mut plan = Vec::new();
     let mut to_verify = Vec::new();
-    for ((c, path), info) in candidates.into_iter().zip(infos) {
+    for ((c, _), (shown, info, zip)) in candidates.into_iter().zip(infos) {
         let old = installed::find(v, &info.name)?;
         if old.as_ref().is_some_and(|o| o.matches(&info, v)) {
             summary.unchanged.push(summary_of(c, &info.version));
@@ -383,26 +436,36 @@ fn plan_wheels(
             to_verify.push(c);
         }
         plan.push(Planned {
-            path,
+            shown,
+            zip,
             info,
             requested: c.package.requested,
             old,
         });
     }
-    // The bundle module checked every hash; check again what is about to be installed (this function may be
-    // handed any folder). Unchanged packages are not re-read: a second install stays fast.
-    to_verify
-        .par_iter()
-        .try_for_each(|c| verify_bundle_file(c))?;
+    // An extracted bundle (this function may be handed any folder): check again what is about to be
+    // installed. Straight from the bundle, `bundle::verify` hashed every member moments ago in this process.
+    // Unchanged packages are not re-read: a second install stays fast.
+    if !source.verified() {
+        to_verify
+            .par_iter()
+            .try_for_each(|c| verify_bundle_file(source, c))?;
+    }
     Ok(plan)
 }
 
-fn verify_bundle_file(c: &select::Choice<'_>) -> Result<(), Error> {
+fn verify_bundle_file(source: &Source, c: &select::Choice<'_>) -> Result<(), Error> {
     let bad = |why: String| Error::BundleFile {
         file: c.package.filename.clone(),
         why,
     };
-    let (sha, _) = file_sha256(&c.path).map_err(|e| bad(format!("cannot be read: {e}")))?;
+    let mut reader = source
+        .open(&c.member, 0)
+        .map_err(|e| bad(format!("cannot be read: {e}")))?;
+    let mut h = sha2::Sha256::new();
+    crate::types::stream_sha256(&mut reader, &mut h, None)
+        .map_err(|e| bad(format!("cannot be read: {e}")))?;
+    let sha = hex::encode(h.finalize());
     if sha != c.package.sha256.as_str() {
         return Err(bad(format!(
             "has sha256 {sha}, ferry.json says {}",
@@ -410,10 +473,6 @@ fn verify_bundle_file(c: &select::Choice<'_>) -> Result<(), Error> {
         )));
     }
     Ok(())
-}
-
-fn file_sha256(path: &Path) -> std::io::Result<(String, u64)> {
-    crate::types::Sha256::of_file(path).map(|(h, n)| (h.as_str().to_string(), n))
 }
 
 /// `python -m compileall -q` over the installed `.py` files; failures are warnings (the install stands).

@@ -12,6 +12,7 @@ use sha2::Digest;
 
 use super::error::{Error, IoContext};
 use super::record::check_relative;
+use super::source::Source;
 use super::txn::Txn;
 use crate::lock::{LockedModel, LockedModelFile};
 
@@ -60,41 +61,43 @@ pub fn hub_cache(hf_home: Option<&Path>) -> Option<PathBuf> {
 struct Copy {
     repo: String,
     path: String,
-    src: PathBuf,
+    /// The bundle member.
+    src: String,
     staged: PathBuf,
     sha256: String,
     size: u64,
 }
 
 fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
-    copy_file(path, None)
-}
-
-/// Copy (or only hash, when `to` is None) a file; returns (sha256 hex, size).
-fn copy_file(from: &Path, to: Option<&Path>) -> std::io::Result<(String, u64)> {
-    let mut src = File::open(from)?;
-    let mut out = to
-        .map(File::create)
-        .transpose()?
-        .map(std::io::BufWriter::new);
+    let mut src = File::open(path)?;
     let mut h = sha2::Sha256::new();
-    let size =
-        crate::types::stream_sha256(&mut src, &mut h, out.as_mut().map(|o| o as &mut dyn Write))?;
-    if let Some(mut o) = out {
-        o.flush()?;
-        o.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-    }
+    let size = crate::types::stream_sha256(&mut src, &mut h, None)?;
     Ok((hex::encode(h.finalize()), size))
 }
 
-fn run_copies(copies: &[Copy]) -> Result<u64, Error> {
+/// Write a bundle member into `to` (a new file in the staging area, on the destination's file system),
+/// hashing on the way and syncing at the end; returns (sha256 hex, size).
+fn copy_member(source: &Source, member: &str, to: &Path) -> std::io::Result<(String, u64)> {
+    let mut src = source.open(member, 0)?;
+    let mut out = File::create(to)?;
+    let mut h = sha2::Sha256::new();
+    let size = crate::types::stream_sha256(&mut src, &mut h, Some(&mut out as &mut dyn Write))?;
+    out.sync_all()?;
+    Ok((hex::encode(h.finalize()), size))
+}
+
+fn run_copies(source: &Source, copies: &[Copy]) -> Result<u64, Error> {
     copies
         .par_iter()
         .map(|c| {
-            let (sha, size) = copy_file(&c.src, Some(&c.staged)).map_err(|e| Error::ModelFile {
+            let (sha, size) = copy_member(source, &c.src, &c.staged).map_err(|e| Error::ModelFile {
                 repo: c.repo.clone(),
                 path: c.path.clone(),
-                why: format!("cannot be read from the bundle ({}): {e}", c.src.display()),
+                why: format!(
+                    "cannot be written to the staging area {} from {}: {e}",
+                    c.staged.display(),
+                    source.describe(&c.src)
+                ),
             })?;
             if sha != c.sha256 || size != c.size {
                 return Err(Error::ModelFile {
@@ -165,12 +168,17 @@ fn tree_files(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// The model's folder in the bundle: under the name it installs as, or (older bundles) the repo it was
-/// fetched from when that was an alias.
-fn bundle_folder(bundle_hub: &Path, m: &LockedModel) -> PathBuf {
-    let named = bundle_hub.join(m.repo.cache_folder(m.kind));
+/// The model's folder in the bundle (`models/hub/FOLDER`): under the name it installs as, or (older
+/// bundles) the repo it was fetched from when that was an alias.
+fn bundle_folder(source: &Source, m: &LockedModel) -> String {
+    let named = format!("models/hub/{}", m.repo.cache_folder(m.kind));
+    let has = |folder: &str| {
+        m.files
+            .iter()
+            .any(|f| source.contains(&format!("{folder}/blobs/{}", f.blob)))
+    };
     match &m.source_repo {
-        Some(source) if !named.exists() => bundle_hub.join(source.cache_folder(m.kind)),
+        Some(alias) if !has(&named) => format!("models/hub/{}", alias.cache_folder(m.kind)),
         _ => named,
     }
 }
@@ -195,17 +203,17 @@ fn make_symlink(target: &str, link: &Path) -> std::io::Result<()> {
 
 /// Stage the bundle's models into the HF cache at `cache`. Returns per-model summaries; the caller commits.
 pub fn stage_cache(
-    bundle_hub: &Path,
+    source: &Source,
     models: &[LockedModel],
     cache: &Path,
     txn: &mut Txn,
 ) -> Result<Vec<ModelSummary>, Error> {
-    stage_cache_as(bundle_hub, models, cache, txn, CacheLayout::Symlinks)
+    stage_cache_as(source, models, cache, txn, CacheLayout::Symlinks)
 }
 
 /// [`stage_cache`] in the given layout.
 pub fn stage_cache_as(
-    bundle_hub: &Path,
+    source: &Source,
     models: &[LockedModel],
     cache: &Path,
     txn: &mut Txn,
@@ -225,7 +233,7 @@ pub fn stage_cache_as(
     for m in models {
         let repo = m.repo.to_string();
         let folder = m.repo.cache_folder(m.kind);
-        let src = bundle_folder(bundle_hub, m);
+        let src = bundle_folder(source, m);
         let dst = cache.join(&folder);
         let commit = m.commit.as_str();
         for f in &m.files {
@@ -288,7 +296,7 @@ pub fn stage_cache_as(
             copies.push(Copy {
                 repo: repo.clone(),
                 path: f.path.clone(),
-                src: src.join("blobs").join(blob),
+                src: format!("{src}/blobs/{blob}"),
                 staged: staged.clone(),
                 sha256: f.sha256_hex().to_string(),
                 size: f.size,
@@ -325,7 +333,7 @@ pub fn stage_cache_as(
                 copies.push(Copy {
                     repo: repo.clone(),
                     path: f.path.clone(),
-                    src: src.join("blobs").join(&f.blob),
+                    src: format!("{src}/blobs/{}", f.blob),
                     staged: staged.clone(),
                     sha256: f.sha256_hex().to_string(),
                     size: f.size,
@@ -351,13 +359,13 @@ pub fn stage_cache_as(
     }
     let needed: u64 = copies.iter().map(|c| c.size).sum();
     super::txn::check_space(cache, needed)?;
-    run_copies(&copies)?;
+    run_copies(source, &copies)?;
     Ok(summaries)
 }
 
 /// Stage plain copies under `dir/ORG/NAME/<path>` (`--local-dir`).
 pub fn stage_local(
-    bundle_hub: &Path,
+    source: &Source,
     models: &[LockedModel],
     dir: &Path,
     txn: &mut Txn,
@@ -369,7 +377,7 @@ pub fn stage_local(
     let mut n = 0usize;
     for m in models {
         let repo = m.repo.to_string();
-        let src = bundle_folder(bundle_hub, m);
+        let src = bundle_folder(source, m);
         let mut root = dir.to_path_buf();
         for part in repo.split('/') {
             root.push(part);
@@ -395,7 +403,7 @@ pub fn stage_local(
             copies.push(Copy {
                 repo: repo.clone(),
                 path: f.path.clone(),
-                src: src.join("blobs").join(&f.blob),
+                src: format!("{src}/blobs/{}", f.blob),
                 staged: staged.clone(),
                 sha256: f.sha256_hex().to_string(),
                 size: f.size,
@@ -407,7 +415,7 @@ pub fn stage_local(
     }
     let needed: u64 = copies.iter().map(|c| c.size).sum();
     super::txn::check_space(dir, needed)?;
-    run_copies(&copies)?;
+    run_copies(source, &copies)?;
     Ok(summaries)
 }
 

@@ -15,8 +15,8 @@ use crate::types::PackageName;
 #[derive(Clone, Debug)]
 pub struct Choice<'a> {
     pub package: &'a LockedPackage,
-    /// The bundled file (`wheels/<filename>`).
-    pub path: PathBuf,
+    /// The bundle member (`wheels/<filename>`).
+    pub member: String,
 }
 
 /// Ids of the bundle's targets this host can use.
@@ -58,7 +58,7 @@ fn build_only(p: &LockedPackage) -> bool {
 }
 
 /// Choose per package the best-ranked compatible wheel for `host` (or its sdist when no wheel fits).
-pub fn select<'a>(lock: &'a Lock, staging: &Path, host: &Target) -> Result<Vec<Choice<'a>>, Error> {
+pub fn select<'a>(lock: &'a Lock, host: &Target) -> Result<Vec<Choice<'a>>, Error> {
     let serve = matching_targets(lock, host)?;
     // The running host also accepts `linux_<arch>` wheels (as pip does), e.g. PyTorch's CUDA builds.
     let tags = crate::accel::with_plain_linux(host.tags());
@@ -103,7 +103,7 @@ pub fn select<'a>(lock: &'a Lock, staging: &Path, host: &Target) -> Result<Vec<C
         }
         out.push(Choice {
             package: chosen,
-            path: staging.join("wheels").join(&chosen.filename),
+            member: format!("wheels/{}", chosen.filename),
         });
     }
     Ok(out)
@@ -114,11 +114,12 @@ fn on_path(program: &str) -> bool {
         .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
 }
 
-/// Build an sdist into a wheel in `out_dir`, offline, from the bundled wheels folder. Returns the wheel path.
+/// Build an sdist into a wheel in `out_dir`, offline, from `wheels` (the bundle's `wheels/` as a folder, the
+/// sdist among them). Returns the wheel path.
 pub fn build_sdist(
     choice: &Choice<'_>,
     venv: &Venv,
-    staging: &Path,
+    wheels: &Path,
     out_dir: &Path,
 ) -> Result<PathBuf, Error> {
     let fail = |why: String| Error::SdistBuild {
@@ -144,10 +145,10 @@ pub fn build_sdist(
             "--disable-pip-version-check",
             "--find-links",
         ])
-        .arg(staging.join("wheels"))
+        .arg(wheels)
         .arg("-w")
         .arg(out_dir)
-        .arg(&choice.path)
+        .arg(wheels.join(&choice.package.filename))
         .env("PIP_NO_INDEX", "1")
         .output()
         .map_err(|e| fail(e.to_string()))?;
@@ -255,7 +256,7 @@ mod tests {
             ],
         );
         let host = Target::new("3.11.4", vec!["manylinux_2_35_x86_64".into()]).unwrap();
-        let chosen: Vec<String> = select(&l, Path::new("/s"), &host)
+        let chosen: Vec<String> = select(&l, &host)
             .unwrap()
             .iter()
             .map(|c| c.package.filename.clone())
@@ -268,7 +269,7 @@ mod tests {
             ]
         );
         let mac = Target::new("3.12", vec!["macosx_14_0_arm64".into()]).unwrap();
-        let err = select(&l, Path::new("/s"), &mac).unwrap_err().to_string();
+        let err = select(&l, &mac).unwrap_err().to_string();
         assert!(err.contains("python 3.12 on macosx_14_0_arm64"), "{err}");
         assert!(
             err.contains("python 3.10 on manylinux_2_28_x86_64"),
@@ -286,7 +287,7 @@ mod tests {
                 pkg("foo-1.0-cp312-cp312-manylinux_2_17_x86_64.whl", &[]),
             ],
         );
-        let c = select(&l, Path::new("/s"), &t).unwrap();
+        let c = select(&l, &t).unwrap();
         assert_eq!(c[0].package.kind, DistKind::Sdist);
     }
 }

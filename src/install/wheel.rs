@@ -13,6 +13,7 @@ use super::error::{Error, IoContext};
 use super::record::{self, RecordEntry};
 use super::scripts;
 use super::venv::Venv;
+use crate::bundle::BufSlice;
 use crate::dist::WheelFilename;
 use crate::types::PackageName;
 
@@ -22,8 +23,12 @@ pub struct StagedWheel {
     pub name: PackageName,
     pub version: String,
     pub filename: String,
-    /// `(staged file, final path)`, RECORD last.
-    pub files: Vec<(PathBuf, PathBuf)>,
+    /// The staged tree: it mirrors the venv root (`tree/lib/python3.X/site-packages/pkg/…`).
+    pub tree: PathBuf,
+    /// Every file in `tree`, relative to it (and so to the venv root), RECORD included.
+    pub tree_files: Vec<PathBuf>,
+    /// `(staged file, final path)` for files that go outside the venv root (a scheme path elsewhere).
+    pub loose: Vec<(PathBuf, PathBuf)>,
     /// The folder RECORD paths are relative to (purelib or platlib).
     pub lib_dir: PathBuf,
     /// `.py` files installed (for byte-compiling).
@@ -49,19 +54,17 @@ enum Kind {
     Script,
 }
 
-fn open_zip(wheel: &Path, shown: &str) -> Result<zip::ZipArchive<File>, Error> {
-    let file = File::open(wheel).at(wheel)?;
-    zip::ZipArchive::new(file).map_err(|source| Error::Zip {
+/// The zip reader over one wheel: a byte range of the bundle (or a file), buffered, cheap to clone per thread.
+pub type Archive = zip::ZipArchive<BufSlice>;
+
+fn open_zip(wheel: BufSlice, shown: &str) -> Result<Archive, Error> {
+    zip::ZipArchive::new(wheel).map_err(|source| Error::Zip {
         wheel: shown.to_string(),
         source,
     })
 }
 
-fn read_member(
-    zip: &mut zip::ZipArchive<File>,
-    name: &str,
-    shown: &str,
-) -> Result<Option<Vec<u8>>, Error> {
+fn read_member(zip: &mut Archive, name: &str, shown: &str) -> Result<Option<Vec<u8>>, Error> {
     let Some(index) = zip.index_for_name(name) else {
         return Ok(None);
     };
@@ -78,12 +81,10 @@ fn read_member(
 }
 
 /// Read and check a wheel's layout and metadata: every path safe, one `.dist-info`, RECORD consistent with the
-/// members (every file listed with a hash, every listed file present).
-pub fn inspect(wheel: &Path) -> Result<WheelInfo, Error> {
-    let shown = wheel
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| wheel.display().to_string());
+/// members (every file listed with a hash, every listed file present). `shown` is the wheel's file name.
+/// Returns the archive too (its central directory parsed once, shared by the extracting threads).
+pub fn inspect(wheel: BufSlice, shown: &str) -> Result<(WheelInfo, Archive), Error> {
+    let shown = shown.to_string();
     let bad = |why: String| Error::BadWheel {
         wheel: shown.clone(),
         why,
@@ -150,7 +151,7 @@ pub fn inspect(wheel: &Path) -> Result<WheelInfo, Error> {
             parsed.name
         )));
     }
-    let text = |name: &str, zip: &mut zip::ZipArchive<File>| -> Result<Option<String>, Error> {
+    let text = |name: &str, zip: &mut Archive| -> Result<Option<String>, Error> {
         Ok(read_member(zip, &format!("{dist_info}/{name}"), &shown)?
             .map(|b| String::from_utf8_lossy(&b).into_owned()))
     };
@@ -215,7 +216,7 @@ pub fn inspect(wheel: &Path) -> Result<WheelInfo, Error> {
             });
         }
     }
-    Ok(WheelInfo {
+    let info = WheelInfo {
         name: parsed.name,
         version: di_version.to_string(),
         dist_info,
@@ -223,7 +224,8 @@ pub fn inspect(wheel: &Path) -> Result<WheelInfo, Error> {
         record,
         entry_points,
         members,
-    })
+    };
+    Ok((info, zip))
 }
 
 impl WheelInfo {
@@ -327,23 +329,25 @@ struct Digests {
     sha512: Vec<u8>,
 }
 
-/// Stream a member to `out`, hashing as it goes; returns (digests, size). Small members only keep sha256
-/// unless the RECORD asks for another algorithm.
+/// Stream a member to `out` through `buf`, hashing as it goes (the RECORD check); returns (digests, size).
+/// sha384/sha512 only when the RECORD line asks for them.
 fn copy_hashing(
     mut src: impl Read,
-    mut out: impl Write,
+    out: &mut impl Write,
     algo: &str,
+    buf: &mut [u8],
 ) -> std::io::Result<(Digests, u64)> {
     let mut h256 = sha2::Sha256::new();
     let mut h384 = (algo == "sha384").then(sha2::Sha384::new);
     let mut h512 = (algo == "sha512").then(sha2::Sha512::new);
-    let mut buf = vec![0u8; 256 * 1024];
     let mut size = 0u64;
     loop {
-        let n = src.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
+        let n = match src.read(buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
         h256.update(&buf[..n]);
         if let Some(h) = h384.as_mut() {
             h.update(&buf[..n]);
@@ -354,7 +358,6 @@ fn copy_hashing(
         out.write_all(&buf[..n])?;
         size += n as u64;
     }
-    out.flush()?;
     Ok((
         Digests {
             sha256: h256.finalize().to_vec(),
@@ -365,33 +368,63 @@ fn copy_hashing(
     ))
 }
 
-/// One member after extraction: where it is staged, where it goes, its installed hash and size.
-struct Extracted {
+/// Create a new file with its final mode set at open (no chmod afterwards): executables 0o755, others the
+/// umask's default (as pip leaves them).
+fn create(path: &Path, executable: bool) -> Result<File, Error> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, if executable { 0o755 } else { 0o666 });
+    #[cfg(not(unix))]
+    let _ = executable;
+    o.open(path).at(path)
+}
+
+/// One member to unpack.
+struct Job<'a> {
+    index: usize,
+    member: &'a str,
+    entry: &'a RecordEntry,
+    dest: PathBuf,
     staged: PathBuf,
+    kind: Kind,
+}
+
+/// One member after extraction: where it goes, its installed RECORD hash and size.
+struct Extracted {
     dest: PathBuf,
     hash: String,
     size: u64,
 }
 
-/// Unpack `wheel` into `stage` (a folder inside the staging area) for `venv`, checking every member against
-/// the wheel's RECORD. Generates launchers, INSTALLER, REQUESTED and RECORD.
+/// Where a file for `dest` is staged: at the same path relative to `stage` as `dest` is to the venv root
+/// (the tree is then published by renaming whole folders), or loose (`stage/.loose/N`) outside the root.
+fn staged_path(stage: &Path, venv: &Venv, dest: &Path, n: usize) -> (PathBuf, bool) {
+    match dest.strip_prefix(&venv.root) {
+        Ok(rel) if !rel.as_os_str().is_empty() => (stage.join(rel), true),
+        _ => (stage.join(".loose").join(n.to_string()), false),
+    }
+}
+
+/// Unpack the wheel (`zip`, inspected as `info`) into `stage`, a folder on the venv's file system laid out
+/// like the venv root, checking every member against the wheel's RECORD (sha256 computed while writing,
+/// size, zip CRC). Generates launchers, INSTALLER, REQUESTED and RECORD there too. Nothing touches the venv.
 pub fn stage(
-    wheel: &Path,
+    zip: &Archive,
+    shown: &str,
     info: &WheelInfo,
     venv: &Venv,
     requested: bool,
     stage: &Path,
 ) -> Result<StagedWheel, Error> {
-    let shown = wheel
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let shown = shown.to_string();
     std::fs::create_dir_all(stage).at(stage)?;
     let record_member = format!("{}/RECORD", info.dist_info);
     let listed: HashMap<&str, &RecordEntry> =
         info.record.iter().map(|e| (e.path.as_str(), e)).collect();
     // Plan every member's destination first (errors before any IO).
-    let mut plan = Vec::new();
+    let mut jobs = Vec::new();
+    let mut dests = std::collections::HashSet::new();
     for (n, (index, member)) in info.members.iter().enumerate() {
         if member == &record_member
             || member.ends_with("/RECORD.jws")
@@ -400,99 +433,44 @@ pub fn stage(
             continue;
         }
         let (dest, kind) = info.destination(venv, member, &shown)?;
-        plan.push((n, *index, member.as_str(), dest, kind));
+        let entry = listed
+            .get(member.as_str())
+            .ok_or_else(|| Error::NotInRecord {
+                wheel: shown.clone(),
+                member: member.to_string(),
+            })?;
+        if !dests.insert(dest.clone()) {
+            return Err(Error::UnsafePath {
+                wheel: shown.clone(),
+                member: member.clone(),
+                why: "another member installs to the same path",
+            });
+        }
+        let (staged, _) = staged_path(stage, venv, &dest, n);
+        jobs.push(Job {
+            index: *index,
+            member: member.as_str(),
+            entry,
+            dest,
+            staged,
+            kind,
+        });
     }
-    // Parallel extraction: each chunk opens the archive once.
-    let chunk = (plan.len() / (rayon::current_num_threads() * 4)).clamp(16, 1024);
-    let extracted: Vec<Extracted> = plan
-        .par_chunks(chunk)
-        .map(|part| -> Result<Vec<Extracted>, Error> {
-            let mut zip = open_zip(wheel, &shown)?;
-            let mut out = Vec::with_capacity(part.len());
-            for (n, index, member, dest, kind) in part {
-                let entry = listed.get(member).ok_or_else(|| Error::NotInRecord {
-                    wheel: shown.clone(),
-                    member: member.to_string(),
-                })?;
-                let mismatch = |what: String| Error::RecordMismatch {
-                    wheel: shown.clone(),
-                    member: member.to_string(),
-                    what,
-                };
-                let f = zip.by_index(*index).map_err(|source| Error::Zip {
-                    wheel: shown.clone(),
-                    source,
-                })?;
-                let executable = f.unix_mode().is_some_and(|m| m & 0o111 != 0);
-                // Never write more than RECORD (or the zip header) announces: a bomb stops one byte past it.
-                let limit = entry.size.unwrap_or(f.size()).saturating_add(1);
-                let f = f.take(limit);
-                let staged = stage.join(n.to_string());
-                let algo = entry.hash.split_once('=').map(|(a, _)| a).unwrap_or("");
-                let read_err = |e: std::io::Error| mismatch(format!("cannot read: {e}"));
-                let (digests, size, written) = if *kind == Kind::Script {
-                    let mut data = Vec::new();
-                    let (d, size) = copy_hashing(f, &mut data, algo).map_err(read_err)?;
-                    let data = scripts::rewrite_shebang(&data, &venv.python).unwrap_or(data);
-                    std::fs::write(&staged, &data).at(&staged)?;
-                    let installed = (record::hash_bytes(&data), data.len() as u64);
-                    (d, size, Some(installed))
-                } else {
-                    let out = File::create(&staged).at(&staged)?;
-                    let (d, size) =
-                        copy_hashing(f, std::io::BufWriter::new(out), algo).map_err(read_err)?;
-                    (d, size, None)
-                };
-                match hash_matches(&entry.hash, &digests) {
-                    Some(true) => {}
-                    Some(false) => {
-                        return Err(mismatch(format!("hash differs from {}", entry.hash)))
-                    }
-                    None => return Err(mismatch(format!("unsupported hash '{}'", entry.hash))),
-                }
-                if entry.size.is_some_and(|s| s != size) {
-                    return Err(mismatch(format!(
-                        "size {size} differs from RECORD's {}",
-                        entry.size.unwrap_or_default()
-                    )));
-                }
-                // New files already get the umask's mode (as pip leaves them); only executables change.
-                if *kind == Kind::Script || executable {
-                    set_mode(&staged, true)?;
-                }
-                let (hash, size) =
-                    written.unwrap_or_else(|| (record::record_hash(&digests.sha256), size));
-                out.push(Extracted {
-                    staged,
-                    dest: dest.clone(),
-                    hash,
-                    size,
-                });
-            }
-            Ok(out)
-        })
-        .collect::<Result<Vec<_>, _>>()?
-        .into_iter()
-        .flatten()
-        .collect();
-
-    // Generated files: launchers, INSTALLER, REQUESTED.
+    // Generated files: launchers, INSTALLER, REQUESTED (RECORD last, below).
     let mut generated: Vec<(PathBuf, Vec<u8>, bool)> = Vec::new();
-    let taken: std::collections::HashSet<&Path> =
-        extracted.iter().map(|e| e.dest.as_path()).collect();
     for ep in &info.entry_points {
         if venv.windows {
             // No .exe launchers (they are binaries ferry does not carry): NAME.cmd runs NAME-script.py with
             // the venv's python.exe (pythonw.exe for GUI scripts); stock cmd.exe and PowerShell take it.
             for (dest, data) in scripts::windows_launcher(ep, &venv.scripts) {
-                if !taken.contains(dest.as_path()) {
+                if !dests.contains(&dest) {
                     generated.push((dest, data.into_bytes(), false));
                 }
             }
             continue;
         }
         let dest = venv.scripts.join(&ep.name);
-        if !taken.contains(dest.as_path()) {
+        if !dests.contains(&dest) {
             generated.push((dest, scripts::launcher(ep, &venv.python).into_bytes(), true));
         }
     }
@@ -502,10 +480,68 @@ pub fn stage(
     if requested {
         generated.push((dist_info_dir.join("REQUESTED"), Vec::new(), false));
     }
-    let mut files: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let record_dest = dist_info_dir.join("RECORD");
+    let n0 = info.members.len();
+    let generated: Vec<(PathBuf, PathBuf, Vec<u8>, bool)> = generated
+        .into_iter()
+        .enumerate()
+        .map(|(i, (dest, data, exec))| {
+            let (staged, _) = staged_path(stage, venv, &dest, n0 + i);
+            (dest, staged, data, exec)
+        })
+        .collect();
+    let (staged_record, _) = staged_path(stage, venv, &record_dest, n0 + generated.len());
+
+    // Every folder of the staged tree, parents first, made once (not per file).
+    let mut folders = std::collections::BTreeSet::new();
+    let staged_files = jobs
+        .iter()
+        .map(|j| &j.staged)
+        .chain(generated.iter().map(|g| &g.1))
+        .chain(std::iter::once(&staged_record));
+    for f in staged_files {
+        let mut cur = f.parent();
+        while let Some(d) = cur {
+            if d == stage || !folders.insert(d.to_path_buf()) {
+                break;
+            }
+            cur = d.parent();
+        }
+    }
+    for d in &folders {
+        match std::fs::create_dir(d) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(Error::io(d, e)),
+            _ => {}
+        }
+    }
+
+    // Parallel extraction: each chunk shares the parsed archive (a clone reads on its own).
+    let chunk = (jobs.len() / (rayon::current_num_threads() * 4)).clamp(16, 1024);
+    let extracted: Vec<Extracted> = jobs
+        .par_chunks(chunk)
+        .map(|part| -> Result<Vec<Extracted>, Error> {
+            let mut zip = zip.clone();
+            let mut buf = vec![0u8; 256 << 10];
+            let mut out = Vec::with_capacity(part.len());
+            for job in part {
+                out.push(extract_one(&mut zip, &shown, job, venv, &mut buf)?);
+            }
+            Ok(out)
+        })
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+        .collect();
+
+    let mut tree_files = Vec::new();
+    let mut loose = Vec::new();
+    let mut keep = |staged: PathBuf, dest: PathBuf| match staged.strip_prefix(stage) {
+        Ok(rel) if !rel.starts_with(".loose") => tree_files.push(rel.to_path_buf()),
+        _ => loose.push((staged, dest)),
+    };
     let mut rows: BTreeMap<String, RecordEntry> = BTreeMap::new();
     let mut python_files = Vec::new();
-    for e in extracted {
+    for (e, job) in extracted.into_iter().zip(&jobs) {
         let path = relative(&lib_dir, &e.dest);
         rows.insert(
             path.clone(),
@@ -518,12 +554,11 @@ pub fn stage(
         if e.dest.extension().is_some_and(|x| x == "py") {
             python_files.push(e.dest.clone());
         }
-        files.push((e.staged, e.dest));
+        keep(job.staged.clone(), e.dest);
     }
-    for (i, (dest, data, exec)) in generated.into_iter().enumerate() {
-        let staged = stage.join(format!("gen-{i}"));
-        std::fs::write(&staged, &data).at(&staged)?;
-        set_mode(&staged, exec)?;
+    for (dest, staged, data, exec) in generated {
+        let mut f = create(&staged, exec)?;
+        f.write_all(&data).at(&staged)?;
         let path = relative(&lib_dir, &dest);
         rows.insert(
             path.clone(),
@@ -533,9 +568,8 @@ pub fn stage(
                 size: Some(data.len() as u64),
             },
         );
-        files.push((staged, dest));
+        keep(staged, dest);
     }
-    let record_dest = dist_info_dir.join("RECORD");
     let record_rel = relative(&lib_dir, &record_dest);
     rows.insert(
         record_rel.clone(),
@@ -546,29 +580,86 @@ pub fn stage(
         },
     );
     let rows: Vec<RecordEntry> = rows.into_values().collect();
-    let staged_record = stage.join("RECORD");
-    std::fs::write(&staged_record, record::render(&rows)).at(&staged_record)?;
-    files.push((staged_record, record_dest));
+    create(&staged_record, false)?
+        .write_all(record::render(&rows).as_bytes())
+        .at(&staged_record)?;
+    keep(staged_record, record_dest);
     Ok(StagedWheel {
         name: info.name.clone(),
         version: info.version.clone(),
         filename: shown,
-        files,
+        tree: stage.to_path_buf(),
+        tree_files,
+        loose,
         lib_dir,
         python_files,
     })
 }
 
-#[cfg(unix)]
-fn set_mode(path: &Path, executable: bool) -> Result<(), Error> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = if executable { 0o755 } else { 0o644 };
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).at(path)
-}
-
-#[cfg(not(unix))]
-fn set_mode(_path: &Path, _executable: bool) -> Result<(), Error> {
-    Ok(())
+/// Unpack one member to its staged path, checked against its RECORD line on the way. The installed RECORD
+/// reuses the wheel's line for a file written unchanged; a rewritten script gets its new hash.
+fn extract_one(
+    zip: &mut Archive,
+    shown: &str,
+    job: &Job<'_>,
+    venv: &Venv,
+    buf: &mut [u8],
+) -> Result<Extracted, Error> {
+    let entry = job.entry;
+    let mismatch = |what: String| Error::RecordMismatch {
+        wheel: shown.to_string(),
+        member: job.member.to_string(),
+        what,
+    };
+    let f = zip.by_index(job.index).map_err(|source| Error::Zip {
+        wheel: shown.to_string(),
+        source,
+    })?;
+    let executable = f.unix_mode().is_some_and(|m| m & 0o111 != 0);
+    // Never write more than RECORD (or the zip header) announces: a bomb stops one byte past it.
+    let limit = entry.size.unwrap_or(f.size()).saturating_add(1);
+    let f = f.take(limit);
+    let algo = entry.hash.split_once('=').map(|(a, _)| a).unwrap_or("");
+    let read_err = |e: std::io::Error| mismatch(format!("cannot read: {e}"));
+    let staged = &job.staged;
+    let (digests, size, rewritten) = if job.kind == Kind::Script {
+        let mut data = Vec::new();
+        let (d, size) = copy_hashing(f, &mut data, algo, buf).map_err(read_err)?;
+        let (data, rewritten) = match scripts::rewrite_shebang(&data, &venv.python) {
+            Some(new) => (new, true),
+            None => (data, false),
+        };
+        create(staged, true)?.write_all(&data).at(staged)?;
+        let installed = rewritten.then(|| (record::hash_bytes(&data), data.len() as u64));
+        (d, size, installed)
+    } else {
+        let mut out = create(staged, executable)?;
+        let (d, size) = match copy_hashing(f, &mut out, algo, buf) {
+            Ok(v) => v,
+            Err(e) if e.kind() == std::io::ErrorKind::Other || e.raw_os_error().is_none() => {
+                return Err(read_err(e))
+            }
+            Err(e) => return Err(Error::io(staged, e)),
+        };
+        (d, size, None)
+    };
+    match hash_matches(&entry.hash, &digests) {
+        Some(true) => {}
+        Some(false) => return Err(mismatch(format!("hash differs from {}", entry.hash))),
+        None => return Err(mismatch(format!("unsupported hash '{}'", entry.hash))),
+    }
+    if entry.size.is_some_and(|s| s != size) {
+        return Err(mismatch(format!(
+            "size {size} differs from RECORD's {}",
+            entry.size.unwrap_or_default()
+        )));
+    }
+    let (hash, size) = rewritten.unwrap_or_else(|| (entry.hash.clone(), size));
+    Ok(Extracted {
+        dest: job.dest.clone(),
+        hash,
+        size,
+    })
 }
 
 #[cfg(test)]
