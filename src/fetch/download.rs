@@ -5,8 +5,9 @@
 //! Network IO runs on the shared runtime and client ([`super::http`]); the file writes and hashing of each
 //! download run on a blocking thread fed by a queue bounded in bytes ([`FILE_QUEUE_BYTES`] per download,
 //! [`PROCESS_QUEUE_BYTES`] for all of them), so memory stays flat for multi-GB files and a kill -9 loses
-//! at most that much of what the network delivered: every chunk goes to the `.incomplete` file (the
-//! kernel's page cache) as soon as the writer takes it, and the next run resumes from the file's length.
+//! little of what the network delivered: that queue, the HTTP client's read buffer and the kernel's
+//! socket buffers. Every chunk goes to the `.incomplete` file (the page cache, which outlives the process)
+//! as soon as the writer takes it, and the next run resumes from the file's length.
 use std::io::{self, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
