@@ -18,6 +18,8 @@ use sha2::Digest;
 const PATTERN_LEN: usize = 1_048_573;
 /// Bytes per write while pacing.
 const SLICE: usize = 32 << 10;
+/// From this rate on, the server sends as fast as it can: 1 MiB writes, the kernel's own send buffer sizes.
+pub const UNPACED: u64 = 1 << 30;
 /// `SO_SNDBUF` of every accepted socket (the kernel doubles it): little sits in the server's kernel.
 const SNDBUF: i32 = 64 << 10;
 
@@ -64,6 +66,8 @@ struct State {
     pattern: Vec<u8>,
     bytes_per_sec: u64,
     log: Mutex<Vec<Arc<Served>>>,
+    /// Bumped by [`PacedHub::cut`]: answers begun before stop sending.
+    epoch: AtomicU64,
 }
 
 pub struct PacedHub {
@@ -93,6 +97,7 @@ impl PacedHub {
             pattern,
             bytes_per_sec,
             log: Mutex::new(Vec::new()),
+            epoch: AtomicU64::new(0),
         });
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
@@ -124,6 +129,24 @@ impl PacedHub {
             .filter(|s| s.path.contains("/resolve/") && s.path.ends_with(&suffix))
             .cloned()
             .collect()
+    }
+
+    /// Stop sending every answer in progress (at the next write) and close its connection; later
+    /// requests are served as usual. Returns once they are all over.
+    pub fn cut(&self) {
+        let log: Vec<Arc<Served>> = {
+            let log = self.state.log.lock().unwrap();
+            self.state.epoch.fetch_add(1, Ordering::SeqCst);
+            log.clone()
+        };
+        let start = Instant::now();
+        while !log.iter().all(|s| s.done.load(Ordering::SeqCst)) {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "answers do not stop"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     /// Body bytes of the file sent so far, over all requests.
@@ -208,7 +231,10 @@ fn set_sndbuf(stream: &TcpStream) {
 }
 
 fn handle(mut stream: TcpStream, state: &State) {
-    set_sndbuf(&stream);
+    if state.bytes_per_sec < UNPACED {
+        set_sndbuf(&stream);
+    }
+    let _ = stream.set_write_timeout(Some(Duration::from_millis(5)));
     let Some((method, path, headers)) = read_request(&stream) else {
         return;
     };
@@ -229,7 +255,11 @@ fn handle(mut stream: TcpStream, state: &State) {
         peer_port: stream.peer_addr().map(|a| a.port()).unwrap_or(0),
         local_port: stream.local_addr().map(|a| a.port()).unwrap_or(0),
     });
-    state.log.lock().unwrap().push(served.clone());
+    let epoch = {
+        let mut log = state.log.lock().unwrap();
+        log.push(served.clone());
+        state.epoch.load(Ordering::SeqCst)
+    };
     let length = match &body {
         Body::Bytes(b) => b.len() as u64,
         Body::File { start } => state.size - start,
@@ -248,7 +278,7 @@ fn handle(mut stream: TcpStream, state: &State) {
                     served.sent.store(b.len() as u64, Ordering::SeqCst);
                 }
             }
-            Body::File { start } => send_paced(&mut stream, state, start, &served),
+            Body::File { start } => send_paced(&mut stream, state, start, &served, epoch),
         }
     }
     let _ = stream.flush();
@@ -257,24 +287,47 @@ fn handle(mut stream: TcpStream, state: &State) {
 }
 
 /// The file from `start`, `SLICE` bytes at a time, never ahead of `bytes_per_sec`.
-fn send_paced(stream: &mut TcpStream, state: &State, start: u64, served: &Served) {
+fn send_paced(stream: &mut TcpStream, state: &State, start: u64, served: &Served, epoch: u64) {
     let began = Instant::now();
     let mut at = start;
-    let mut buf = Vec::with_capacity(SLICE);
+    let mut buf = Vec::new();
     while at < state.size {
         let sent = at - start;
         let due = Duration::from_secs_f64(sent as f64 / state.bytes_per_sec as f64);
         if let Some(wait) = due.checked_sub(began.elapsed()) {
             std::thread::sleep(wait);
         }
-        let n = (state.size - at).min(SLICE as u64) as usize;
+        let slice = if state.bytes_per_sec < UNPACED {
+            SLICE
+        } else {
+            1 << 20
+        };
+        let n = (state.size - at).min(slice as u64) as usize;
         buf.clear();
         fill(&state.pattern, at, n, &mut buf);
-        if stream.write_all(&buf).is_err() {
-            return;
+        let mut off = 0;
+        while off < n {
+            // A write blocked on a full socket comes back every few milliseconds to look at `cut`.
+            if state.epoch.load(Ordering::SeqCst) != epoch {
+                return;
+            }
+            match stream.write(&buf[off..]) {
+                Ok(0) => return,
+                Ok(w) => {
+                    off += w;
+                    served.sent.fetch_add(w as u64, Ordering::SeqCst);
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock
+                            | std::io::ErrorKind::TimedOut
+                            | std::io::ErrorKind::Interrupted
+                    ) => {}
+                Err(_) => return,
+            }
         }
         at += n as u64;
-        served.sent.fetch_add(n as u64, Ordering::SeqCst);
     }
 }
 
