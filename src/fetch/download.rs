@@ -26,9 +26,10 @@ use crate::types::{stream_sha256, Sha256};
 pub use super::http::retry::{backoff, MAX_ATTEMPTS};
 
 /// Bytes of one download received from the network and not yet written to its `.incomplete` file. The
-/// HTTP client adds at most one socket read to this (hyper reads into a buffer of at most ~400 KiB and
-/// hands over one chunk at a time; an HTTP/2 stream holds at most its 2 MiB flow-control window).
-pub const FILE_QUEUE_BYTES: usize = 4 << 20;
+/// HTTP client holds little besides: hyper reads into a buffer of at most ~400 KiB and hands over one chunk
+/// at a time, so with the chunk waiting for room that is three socket reads at most (an HTTP/2 stream
+/// holds at most its 2 MiB flow-control window instead).
+pub const FILE_QUEUE_BYTES: usize = 2 << 20;
 /// The same bound for all the downloads of the process together.
 pub const PROCESS_QUEUE_BYTES: usize = 16 << 20;
 
