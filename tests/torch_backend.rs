@@ -317,8 +317,12 @@ fn torch_backend_takes_only_the_family_from_the_pytorch_index() {
             if platform == WIN {
                 assert!(!r.has("nvidia-cublas-cu12"));
             }
+            // The PyTorch index gives a sha256 and no size: the size comes from a HEAD, the lock downloads
+            // no wheel, and the size is the file's.
+            assert!(r.package("torch")["size"].as_u64().unwrap() > 0);
         }
     }
+    assert_eq!(torch.whole_gets(".whl"), 0, "{:?}", torch.log());
     // The base from the environment works the same; without one, a usage error says what to set.
     let mut args = vec!["--index-url", pypi.url.as_str(), "--torch-backend", "cu121"];
     args.extend(target_args(LINUX));

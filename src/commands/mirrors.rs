@@ -114,6 +114,7 @@ pub fn before_lock(
         progress.message(&format!("package index: {u}"));
         plan.index.index_url = Some(u);
     }
+    mirrors::register_page_failover(&measured);
     if let Some(u) = mirrors::chosen(&measured, Kind::Hub) {
         progress.message(&format!("hub: {u}"));
         plan.hf_endpoint = Some(u);

@@ -176,6 +176,19 @@ pub fn register_failover(lock: &Lock, measured: &[Measured]) {
     }
 }
 
+/// Set up fail-over for index pages during resolution: the chosen index first, then every other fresh
+/// one, best first.
+pub fn register_page_failover(measured: &[Measured]) {
+    let indexes: Vec<Url> = measured
+        .iter()
+        .filter(|m| m.kind == "index" && m.fresh && m.latency_ms.is_some())
+        .filter_map(|m| Url::parse(&m.url).ok())
+        .collect();
+    if indexes.len() > 1 {
+        crate::fetch::mirrors::add_prefix(indexes);
+    }
+}
+
 fn human_rate(bps: f64) -> String {
     if bps >= 1024.0 * 1024.0 {
         format!("{:.1} MiB/s", bps / 1024.0 / 1024.0)
