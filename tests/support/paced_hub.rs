@@ -336,7 +336,7 @@ enum Body {
     File { start: u64 },
 }
 
-fn json(v: serde_json::Value) -> (u16, Vec<(String, String)>, Body) {
+fn json(v: serde_json::Value) -> (u16, Headers, Body) {
     (
         200,
         vec![("content-type".into(), "application/json".into())],
@@ -344,7 +344,7 @@ fn json(v: serde_json::Value) -> (u16, Vec<(String, String)>, Body) {
     )
 }
 
-fn not_found(code: &str) -> (u16, Vec<(String, String)>, Body) {
+fn not_found(code: &str) -> (u16, Headers, Body) {
     (
         404,
         vec![("x-error-code".into(), code.into())],
@@ -352,7 +352,7 @@ fn not_found(code: &str) -> (u16, Vec<(String, String)>, Body) {
     )
 }
 
-fn route(state: &State, path: &str, range: Option<u64>) -> (u16, Vec<(String, String)>, Body) {
+fn route(state: &State, path: &str, range: Option<u64>) -> (u16, Headers, Body) {
     let (path, _query) = path.split_once('?').unwrap_or((path, ""));
     let rev_ok = |rev: &str| rev == "main" || rev == state.commit;
     let api = format!("/api/models/{}/", state.repo);
@@ -386,7 +386,7 @@ fn route(state: &State, path: &str, range: Option<u64>) -> (u16, Vec<(String, St
     if !rev_ok(rev) || file != state.file {
         return not_found("EntryNotFound");
     }
-    let mut headers: Vec<(String, String)> = vec![
+    let mut headers: Headers = vec![
         ("accept-ranges".into(), "bytes".into()),
         ("etag".into(), format!("\"{}\"", state.sha256)),
         ("x-linked-etag".into(), format!("\"{}\"", state.sha256)),
@@ -411,7 +411,11 @@ fn route(state: &State, path: &str, range: Option<u64>) -> (u16, Vec<(String, St
     }
 }
 
-fn read_request(stream: &TcpStream) -> Option<(String, String, Vec<(String, String)>)> {
+/// Header names and values, as sent.
+type Headers = Vec<(String, String)>;
+
+/// Method, target and headers of the request on `stream`.
+fn read_request(stream: &TcpStream) -> Option<(String, String, Headers)> {
     let mut reader = BufReader::new(stream.try_clone().ok()?);
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
