@@ -9,6 +9,11 @@ then serves on 127.0.0.1:<free port> and prints `http://127.0.0.1:PORT` on stdou
     GET  /api/models/ORG/NAME/revision/REV            {"id", "sha", "siblings": [{"rfilename"}]}
     GET  /api/models/ORG/NAME/tree/REV[?recursive=..]  [{"type": "file", "path", "size", "oid", "lfs"}]
     HEAD|GET /ORG/NAME/resolve/REV/PATH                the file, with Range, ETag, X-Repo-Commit
+    GET  /_sent                                        {"bytes": N, "ranges": [[PATH, START], ...]}: file
+                                                       bytes written to sockets so far, and where each GET began
+
+`--rate MIB` paces file bodies to MIB MiB/s per request (256 KiB sendfile calls), so that a benchmark can stop a
+client at a known point of a download (the kill -9 row).
 
 Every file is served as an LFS file (its ETag is its sha256), which is what both ferry and huggingface_hub
 expect of large weights. Bodies go out with sendfile so the server is not what a benchmark measures.
@@ -21,6 +26,7 @@ import random
 import re
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
 
@@ -70,6 +76,10 @@ def build(data, specs):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     repos = {}
+    rate = 0  # MiB/s per request; 0 = unpaced
+    sent = 0
+    ranges = []
+    lock = threading.Lock()
 
     def log_message(self, *args):
         pass
@@ -100,6 +110,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         path = urlsplit(self.path).path
+        if path == "/_sent":
+            with Handler.lock:
+                return self.send_json({"bytes": Handler.sent, "ranges": Handler.ranges})
         m = re.fullmatch(r"/api/models/([^/]+)/([^/]+)/(revision|tree)/([^/]+)(/.*)?", path)
         if m:
             org, name, what, rev = (unquote(g) for g in m.groups()[:4])
@@ -155,16 +168,35 @@ class Handler(BaseHTTPRequestHandler):
         if self.command == "HEAD":
             return
         self.wfile.flush()
+        with Handler.lock:
+            Handler.ranges.append([fpath, start])
         with open(disk, "rb") as f:
-            self.connection.sendfile(f, start, end - start + 1)
+            if not self.rate:
+                n = self.connection.sendfile(f, start, end - start + 1)
+                with Handler.lock:
+                    Handler.sent += n
+                return
+            began, pos, step = time.monotonic(), start, 256 << 10
+            while pos <= end:
+                n = self.connection.sendfile(f, pos, min(step, end - pos + 1))
+                if not n:
+                    return
+                pos += n
+                with Handler.lock:
+                    Handler.sent += n
+                ahead = began + (pos - start) / (self.rate << 20) - time.monotonic()
+                if ahead > 0:
+                    time.sleep(ahead)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", required=True)
     ap.add_argument("--repo", action="append", required=True)
+    ap.add_argument("--rate", type=int, default=0, help="pace file bodies to this many MiB/s per request")
     args = ap.parse_args()
     Handler.repos = build(args.data, args.repo)
+    Handler.rate = args.rate
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     print(f"http://127.0.0.1:{server.server_address[1]}", flush=True)

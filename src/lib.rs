@@ -9,6 +9,7 @@ pub mod commands;
 pub mod dist;
 mod error;
 pub mod fetch;
+pub mod hashed;
 pub mod host;
 pub mod inputs;
 pub mod install;

@@ -244,6 +244,53 @@ fn a_file_that_changed_after_hashing_aborts_the_write() {
 }
 
 #[test]
+fn a_file_rewritten_with_its_size_and_mtime_kept_is_caught_by_the_pack() {
+    // This process never hashed the file (a warm cache packed by a new process): the pack hashes the bytes
+    // that landed in the bundle and refuses, naming the file and the member; no volume is left behind.
+    let fx = fixture();
+    let weights = fx.path("src/model.safetensors");
+    let mtime = std::fs::metadata(&weights).unwrap().modified().unwrap();
+    let mut bytes = std::fs::read(&weights).unwrap();
+    bytes[150_000] ^= 1;
+    std::fs::write(&weights, &bytes).unwrap();
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&weights)
+        .unwrap();
+    f.set_modified(mtime).unwrap();
+    drop(f);
+    let meta = std::fs::metadata(&weights).unwrap();
+    assert_eq!(meta.modified().unwrap(), mtime);
+    let member = fx
+        .entries
+        .iter()
+        .find_map(|e| match e {
+            bundle::Entry::File { member, path, .. } if *path == weights => Some(member.clone()),
+            _ => None,
+        })
+        .unwrap();
+    for split in [None, Some(64 * 1024)] {
+        let out = fx.path("demo.ferry.tar");
+        let opts = bundle::WriteOptions {
+            split,
+            ..fx.options()
+        };
+        let err = bundle::write(&fx.lock, fx.entries.clone(), &fx.key(), &out, &opts).unwrap_err();
+        assert!(matches!(err, bundle::Error::SourceChanged { .. }), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains(&*weights.to_string_lossy()) && text.contains(&member),
+            "{text}"
+        );
+        let leftovers: Vec<String> = tree(fx.dir.path())
+            .into_iter()
+            .filter(|p| p.contains("ferry-partial") || p.contains("demo.ferry.tar"))
+            .collect();
+        assert!(leftovers.is_empty(), "{split:?}: {leftovers:?}");
+    }
+}
+
+#[test]
 fn inspect_shows_the_manifest_without_extracting() {
     let fx = fixture();
     let out = fx.path("demo.ferry.tar");

@@ -436,3 +436,56 @@ fn hub_mirrors_stale_commit_skipped_cut_body_resumed_on_the_next() {
         "a bundle made through hub mirrors differs from the reference"
     );
 }
+
+/// During resolution, a project page the chosen mirror starts failing on (5xx past the client's retries)
+/// comes from the next fresh mirror; the failing mirror is dropped and named.
+#[test]
+fn an_index_page_failing_on_the_chosen_mirror_comes_from_the_next() {
+    let all = wheels();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let good = mirror(&all, |_| true);
+    let second = mirror(&all, |_| true);
+    second.set_delay_ms(150);
+    // Fresh and fastest when measured (the probe reads mirror-app's page), then lib-a's page fails.
+    good.fail("/simple/lib-a/", 1000);
+    let file = mirrors_file(d, &[("good", &good), ("second", &second)]);
+    std::fs::write(d.join("req.txt"), "mirror-app==1.0\n").unwrap();
+    let mut cmd = ferry(d);
+    cmd.args([
+        "lock",
+        "-r",
+        "req.txt",
+        "-o",
+        "ferry.lock",
+        "--mirror",
+        "auto",
+    ])
+    .args(TARGET)
+    .env("FERRY_MIRRORS", &file)
+    .env("FERRY_MIRROR_PRESETS", "0");
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{}", support::describe(&cmd, &out));
+    assert!(
+        stderr.contains("dropped mirror")
+            && stderr.contains(&good.base().trim_end_matches('/').to_string()),
+        "{stderr}"
+    );
+    let lock: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("ferry.lock")).unwrap()).unwrap();
+    let url_of = |name: &str| {
+        lock["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{name}: {lock:#}"))["url"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(url_of("mirror-app").starts_with(&good.base()), "{lock:#}");
+    assert!(url_of("lib-a").starts_with(&second.base()), "{lock:#}");
+    assert!(second.requested("/simple/lib-a/") >= 1);
+}

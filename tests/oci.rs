@@ -364,6 +364,72 @@ fn credentials_come_from_the_auth_file() {
         "pull with credentials",
     );
     assert_eq!(sha256_file(&pulled), sha256_file(&bundle));
+
+    // A docker credential helper (`credHelpers` for this registry, the docker-credential-* protocol): the
+    // helper gets the registry on stdin and prints the secret; one that knows nothing leaves ferry without
+    // credentials, with the same clear error as before.
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let helper = bin.join("docker-credential-ferrytest");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = get ] || exit 2\nread -r server\necho \"$server\" >> {asked}\n\
+             if [ \"$server\" = \"{host}\" ]; then\n\
+             printf '{{\"ServerURL\":\"%s\",\"Username\":\"ferry\",\"Secret\":\"s3cret-pw\"}}' \"$server\"\n\
+             else echo 'credentials not found in native keychain'; exit 1; fi\n",
+            asked = tmp.path().join("asked").display(),
+            host = registry.host
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let path = Path::new(&path);
+    let helpers = tmp.path().join("helpers");
+    std::fs::create_dir_all(&helpers).unwrap();
+    std::fs::write(
+        helpers.join("config.json"),
+        serde_json::json!({ "auths": {}, "credHelpers": { registry.host.clone(): "ferrytest" } })
+            .to_string(),
+    )
+    .unwrap();
+    let reference2 = format!("oci://{}/ml/private:2", registry.host);
+    let out = ferry(
+        &[&"push", &bundle, &reference2, &"--plain-http"],
+        &[("DOCKER_CONFIG", &helpers), ("PATH", path)],
+    );
+    ok(&out, "push with a credential helper");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("s3cret"));
+    let asked = std::fs::read_to_string(tmp.path().join("asked")).unwrap();
+    assert!(asked.lines().all(|l| l == registry.host), "{asked}");
+    // `credsStore` (the default store) for a registry the helper has nothing for: no credentials.
+    std::fs::write(
+        helpers.join("config.json"),
+        serde_json::json!({ "auths": {}, "credsStore": "ferrytest" }).to_string(),
+    )
+    .unwrap();
+    let other = format!(
+        "oci://localhost:{}/ml/private:3",
+        registry.host.rsplit(':').next().unwrap()
+    );
+    let out = ferry(
+        &[&"push", &bundle, &other, &"--plain-http"],
+        &[("DOCKER_CONFIG", &helpers), ("PATH", path)],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("login"), "{err}");
+    assert!(
+        std::fs::read_to_string(tmp.path().join("asked"))
+            .unwrap()
+            .contains("localhost:"),
+        "the default store was asked"
+    );
 }
 
 fn base64_encode(bytes: &[u8]) -> String {

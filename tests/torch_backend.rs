@@ -317,8 +317,12 @@ fn torch_backend_takes_only_the_family_from_the_pytorch_index() {
             if platform == WIN {
                 assert!(!r.has("nvidia-cublas-cu12"));
             }
+            // The PyTorch index gives a sha256 and no size: the size comes from a HEAD, the lock downloads
+            // no wheel, and the size is the file's.
+            assert!(r.package("torch")["size"].as_u64().unwrap() > 0);
         }
     }
+    assert_eq!(torch.whole_gets(".whl"), 0, "{:?}", torch.log());
     // The base from the environment works the same; without one, a usage error says what to set.
     let mut args = vec!["--index-url", pypi.url.as_str(), "--torch-backend", "cu121"];
     args.extend(target_args(LINUX));
@@ -705,4 +709,75 @@ fn offline_install_imports_the_cuda_build() {
     ]);
     let out = ok(&mut import);
     assert_eq!(out.trim(), "2.5.1+cu121 cu121", "{out}");
+}
+
+/// A manifest's `mirrors:` lists are candidates for `--mirror auto`; with a torch backend, the PyTorch
+/// mirror that lists the backend's newest torch is chosen and the family comes from it.
+#[test]
+fn manifest_mirrors_choose_a_fresh_pytorch_mirror() {
+    let (pypi, torch) = world();
+    // A PyTorch mirror that lags behind: its cu121 root has torch 2.4.1 only.
+    let behind = TorchIndex::start();
+    for tag in ["cp310-cp310-linux_x86_64", "cp310-cp310-win_amd64"] {
+        torch_add(&behind, "cu121", "torch", "2.4.1+cu121", tag, &["filelock"]);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("requirements.txt"), "torch\nfilelock\n").unwrap();
+    std::fs::write(
+        d.join("gpu.yaml"),
+        format!(
+            "name: gpu\ntargets: [{{python: \"3.10\", platforms: [manylinux_2_28_x86_64]}}]\n\
+             requirements: [requirements.txt]\nindex_url: {}\ntorch_backend: cu121\n\
+             mirrors:\n  torch:\n    - {}\n    - {{url: \"{}\", name: lab-torch}}\n",
+            pypi.url, behind.base, torch.base
+        ),
+    )
+    .unwrap();
+    let out = ok(ferry(d)
+        .args(["lock", "gpu.yaml", "-o", "ferry.lock", "--mirror", "auto"])
+        .env("FERRY_MIRROR_PRESETS", "0")
+        .env_remove("FERRY_TORCH_INDEX_BASE"));
+    let _ = out;
+    let lock: Value =
+        serde_json::from_slice(&std::fs::read(d.join("ferry.lock")).unwrap()).unwrap();
+    let t = lock["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "torch")
+        .unwrap();
+    assert_eq!(t["version"], "2.5.1+cu121", "{lock:#}");
+    assert!(
+        t["url"].as_str().unwrap().starts_with(&torch.root("cu121")),
+        "{lock:#}"
+    );
+    let recorded = lock["mirrors"].as_array().expect("mirrors recorded");
+    let row = |base: &str| {
+        recorded
+            .iter()
+            .find(|m| m["kind"] == "torch" && m["url"] == base)
+            .unwrap_or_else(|| panic!("{base} not measured: {lock:#}"))
+    };
+    assert_eq!(row(&torch.base)["chosen"], true, "{lock:#}");
+    assert_eq!(row(&torch.base)["name"], "lab-torch", "{lock:#}");
+    assert!(row(&torch.base)["origin"]
+        .as_str()
+        .unwrap()
+        .contains("gpu.yaml"));
+    let b = row(&behind.base);
+    assert_eq!(b["fresh"], false, "{lock:#}");
+    assert!(b["note"].as_str().unwrap().contains("2.5.1+cu121"), "{b:#}");
+
+    // A mirror entry that is not http(s) is refused at its line.
+    std::fs::write(
+        d.join("bad.yaml"),
+        "requirements: [requirements.txt]\nmirrors:\n  index:\n    - file:///srv/simple/\n",
+    )
+    .unwrap();
+    let err = fails(ferry(d).args(["lock", "bad.yaml", "-o", "x.lock"]), 2);
+    assert!(
+        err.contains("bad.yaml:4") && err.contains("mirrors.index"),
+        "{err}"
+    );
 }

@@ -37,9 +37,10 @@ pub enum Error {
     SelfCheck { key_id: String, message: String },
     #[error("cannot bundle {member}: {message}")]
     InvalidEntry { member: String, message: String },
-    #[error("{}: changed since it was hashed: expected {expected} ({}), found {actual} ({})", path.display(), crate::types::human_size(*expected_size), crate::types::human_size(*actual_size))]
+    #[error("{}: changed since it was hashed (bundle member {member}): expected {expected} ({}), found {actual} ({})", path.display(), crate::types::human_size(*expected_size), crate::types::human_size(*actual_size))]
     SourceChanged {
         path: PathBuf,
+        member: String,
         expected: Sha256,
         expected_size: u64,
         actual: Sha256,

@@ -1,6 +1,12 @@
 //! SHA-256 in a pipeline thread: the caller reads (and writes) while another core hashes the previous chunk.
+//! [`HashPipe`] hashes bytes handed to it; [`RegionHasher`] reads back stretches of files that were just
+//! written (from the page cache) and hashes those.
+use std::collections::VecDeque;
+use std::io;
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::thread::JoinHandle;
+
+use super::volumes::{read_at, Region};
 
 use sha2::Digest;
 
@@ -77,22 +83,6 @@ impl HashPipe {
         }
     }
 
-    /// Hash a whole buffer without copying it; returns a spare buffer for the next read. Its contents are
-    /// left over from an earlier chunk (overwrite them; its length spares the caller a zero-fill).
-    /// Blocks while `IN_FLIGHT` buffers are waiting for the hasher.
-    pub(crate) fn feed_owned(&mut self, buf: Vec<u8>) -> Vec<u8> {
-        if buf.is_empty() {
-            return buf;
-        }
-        if !self.current.is_empty() {
-            self.send_current();
-        }
-        self.make_room();
-        self.outstanding += 1;
-        self.sender().send(Job::Chunk(buf)).expect("hasher alive");
-        self.spare.pop().unwrap_or_default()
-    }
-
     /// Take back finished buffers; wait for one when all are in flight.
     fn make_room(&mut self) {
         while let Ok(Back::Buffer(buf)) = self.back.try_recv() {
@@ -152,6 +142,132 @@ impl Drop for HashPipe {
     }
 }
 
+/// Regions queued before the copy waits for the hasher: the copy runs ahead by up to this many chunks.
+const REGIONS_AHEAD: usize = 1024;
+
+enum RegionJob {
+    Region(Region),
+    /// The end of one item: send back the digest and length of the regions since the last end.
+    End,
+}
+
+/// Hashes items, each a sequence of [`Region`]s, on its own thread with positional reads; the digests
+/// come back in the order the items ended.
+pub(crate) struct RegionHasher<T> {
+    work: Option<SyncSender<RegionJob>>,
+    results: Receiver<io::Result<(Sha256, u64)>>,
+    /// Items ended and not yet answered.
+    pending: VecDeque<T>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl<T> RegionHasher<T> {
+    pub(crate) fn new() -> Self {
+        let (work_tx, work_rx) = mpsc::sync_channel::<RegionJob>(REGIONS_AHEAD);
+        let (result_tx, result_rx) = mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let mut hasher = sha2::Sha256::new();
+            let mut count = 0u64;
+            let mut failed: Option<io::Error> = None;
+            let mut buf = vec![0u8; CHUNK];
+            for job in work_rx {
+                match job {
+                    RegionJob::Region(r) if failed.is_none() => {
+                        if let Err(e) = hash_region(&r, &mut buf, &mut hasher) {
+                            failed = Some(e);
+                        }
+                        count += r.len;
+                    }
+                    RegionJob::Region(_) => {}
+                    RegionJob::End => {
+                        let digest = Sha256::from_bytes(&hasher.finalize_reset());
+                        let result = match failed.take() {
+                            Some(e) => Err(e),
+                            None => Ok((digest, std::mem::take(&mut count))),
+                        };
+                        count = 0;
+                        if result_tx.send(result).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        RegionHasher {
+            work: Some(work_tx),
+            results: result_rx,
+            pending: VecDeque::new(),
+            thread: Some(thread),
+        }
+    }
+
+    /// Queue a region of the current item (blocks while `REGIONS_AHEAD` regions wait).
+    pub(crate) fn region(&mut self, region: Region) {
+        self.send(RegionJob::Region(region));
+    }
+
+    /// End the current item; its digest comes back with `item` from [`RegionHasher::ready`] or
+    /// [`RegionHasher::wait`].
+    pub(crate) fn end(&mut self, item: T) {
+        self.pending.push_back(item);
+        self.send(RegionJob::End);
+    }
+
+    fn send(&self, job: RegionJob) {
+        self.work
+            .as_ref()
+            .expect("hasher running")
+            .send(job)
+            .expect("hasher alive");
+    }
+
+    /// The next finished item, if it is finished.
+    pub(crate) fn ready(&mut self) -> Option<(T, io::Result<(Sha256, u64)>)> {
+        let result = self.results.try_recv().ok()?;
+        Some((
+            self.pending.pop_front().expect("an item per result"),
+            result,
+        ))
+    }
+
+    /// No item is waiting for its digest.
+    pub(crate) fn wait_is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// The next item that ended, waiting for its digest; `None` when none is pending.
+    pub(crate) fn wait(&mut self) -> Option<(T, io::Result<(Sha256, u64)>)> {
+        let item = self.pending.pop_front()?;
+        let result = self.results.recv().expect("hasher alive");
+        Some((item, result))
+    }
+}
+
+impl<T> Drop for RegionHasher<T> {
+    fn drop(&mut self) {
+        self.work.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn hash_region(r: &Region, buf: &mut [u8], hasher: &mut sha2::Sha256) -> io::Result<()> {
+    let mut done = 0u64;
+    while done < r.len {
+        let want = (r.len - done).min(buf.len() as u64) as usize;
+        let n = match read_at(&r.file, &mut buf[..want], r.offset + done) {
+            Ok(0) => return Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        done += n as u64;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,16 +280,6 @@ mod tests {
             pipe.feed(piece);
         }
         assert_eq!(pipe.finish(), (Sha256::digest(&data), data.len() as u64));
-        for piece in data.chunks(CHUNK / 3 + 5) {
-            let mut buf = pipe.feed_owned(piece.to_vec());
-            // Reused buffers come back with old contents; overwriting them must not disturb the digest.
-            buf.iter_mut().for_each(|b| *b = 0xff);
-        }
-        assert_eq!(pipe.finish(), (Sha256::digest(&data), data.len() as u64));
-        pipe.feed(b"a");
-        pipe.feed_owned(b"b".to_vec());
-        pipe.feed(b"c");
-        assert_eq!(pipe.finish(), (Sha256::digest(b"abc"), 3));
         pipe.feed(b"abc");
         assert_eq!(pipe.finish(), (Sha256::digest(b"abc"), 3));
         assert_eq!(pipe.finish(), (Sha256::digest(b""), 0));

@@ -114,88 +114,108 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
         false => None,
     };
 
-    let mut members = fetch_packages(
-        &lock,
-        &pinned,
-        index.as_ref(),
-        &cache,
-        settings.inputs.jobs,
-        progress,
-    )?;
-    build_pure_sdists(&mut lock, &mut members, &cache, progress)?;
-    let mut entries: Vec<Entry> = members
-        .into_iter()
-        .map(|(member, file)| entry(member, file))
-        .collect();
-    if !lock.models.is_empty() {
-        let endpoint = mirror_hub
-            .clone()
-            .or_else(|| settings.inputs.hf_endpoint.clone())
-            .or_else(|| lock.hf_endpoint.clone());
-        let hub = Hub::from_env(endpoint.as_deref())?;
-        let staged = fetch_models(
-            &mut lock.models,
-            &hub,
-            &cache.models(),
+    let key = key.expect("loaded unless --dry-run");
+    // Fetch what is missing, then pack. The pack hashes the bytes that land in the bundle: a cached model
+    // blob that no longer matches the lock is refused there, removed, fetched again, and the pack redone.
+    let unpacked = lock.clone();
+    let attempt = |lock: &mut Lock| -> Result<(bundle::WriteSummary, usize, u64), crate::Error> {
+        let mut members = fetch_packages(
+            lock,
+            &pinned,
+            index.as_ref(),
+            &cache,
             settings.inputs.jobs,
             progress,
         )?;
-        entries.extend(staged.into_iter().map(|(member, file)| entry(member, file)));
-    }
-    let files = crate::fetch::plain_url::stage_files(
-        &lock.files,
-        cache.root(),
-        settings.inputs.jobs,
-        progress,
-    )?;
-    for (member, path, sha256, size) in files {
-        entries.push(Entry::File {
-            member,
-            path,
-            sha256,
-            size,
-        });
-    }
-    let (downloaded, downloaded_bytes) = term.finish_downloads();
-    if settings.with_ferry {
-        entries.push(ferry_binary()?);
-    }
-    let _review = bundle::review::finish_entries(&mut lock, &mut entries, base.as_ref())?;
-    if let Some(d) = &lock.delta {
-        progress.message(&format!(
-            "delta over {} ({}): {} files left out",
-            d.base_name,
-            d.base,
-            d.omitted.len()
-        ));
-    }
-    for note in crate::fetch::mirrors::dropped() {
-        progress.message(&note);
-    }
-    let file_bytes: u64 = entries
-        .iter()
-        .map(|e| match e {
-            Entry::File { size, .. } => *size,
-            _ => 0,
-        })
-        .sum();
+        build_pure_sdists(lock, &mut members, &cache, progress)?;
+        let mut entries: Vec<Entry> = members
+            .into_iter()
+            .map(|(member, file)| entry(member, file))
+            .collect();
+        if !lock.models.is_empty() {
+            let endpoint = mirror_hub
+                .clone()
+                .or_else(|| settings.inputs.hf_endpoint.clone())
+                .or_else(|| lock.hf_endpoint.clone());
+            let hub = Hub::from_env(endpoint.as_deref())?;
+            let staged = fetch_models(
+                &mut lock.models,
+                &hub,
+                &cache.models(),
+                settings.inputs.jobs,
+                progress,
+            )?;
+            entries.extend(staged.into_iter().map(|(member, file)| entry(member, file)));
+        }
+        let files = crate::fetch::plain_url::stage_files(
+            &lock.files,
+            cache.root(),
+            settings.inputs.jobs,
+            progress,
+        )?;
+        for (member, path, sha256, size) in files {
+            entries.push(Entry::File {
+                member,
+                path,
+                sha256,
+                size,
+            });
+        }
+        let (downloaded, downloaded_bytes) = term.finish_downloads();
+        if settings.with_ferry {
+            entries.push(ferry_binary()?);
+        }
+        let _review = bundle::review::finish_entries(lock, &mut entries, base.as_ref())?;
+        if let Some(d) = &lock.delta {
+            progress.message(&format!(
+                "delta over {} ({}): {} files left out",
+                d.base_name,
+                d.base,
+                d.omitted.len()
+            ));
+        }
+        for note in crate::fetch::mirrors::dropped() {
+            progress.message(&note);
+        }
+        let file_bytes: u64 = entries
+            .iter()
+            .map(|e| match e {
+                Entry::File { size, .. } => *size,
+                _ => 0,
+            })
+            .sum();
 
-    let opts = WriteOptions {
-        mtime: lock.created,
-        split,
-        trusted_comment: bundle::default_trusted_comment(&lock.name, lock.created),
+        let opts = WriteOptions {
+            mtime: lock.created,
+            split,
+            trusted_comment: bundle::default_trusted_comment(&lock.name, lock.created),
+        };
+        let meter = term.meter(
+            &format!(
+                "packing {} into {}",
+                plural(entries.len(), "file"),
+                out.display()
+            ),
+            file_bytes,
+        );
+        let summary = bundle::write_reporting(lock, entries, &key, &out, &opts, &|n| meter.add(n))?;
+        meter.finish();
+        Ok((summary, downloaded, downloaded_bytes))
     };
-    let key = key.expect("loaded unless --dry-run");
-    let meter = term.meter(
-        &format!(
-            "packing {} into {}",
-            plural(entries.len(), "file"),
-            out.display()
-        ),
-        file_bytes,
-    );
-    let summary = bundle::write_reporting(&lock, entries, &key, &out, &opts, &|n| meter.add(n))?;
-    meter.finish();
+    let (summary, downloaded, downloaded_bytes) = match attempt(&mut lock) {
+        Err(crate::Error::Bundle(bundle::Error::SourceChanged { path, member, .. }))
+            if path.starts_with(cache.models()) =>
+        {
+            progress.message(&format!(
+                "{}: the cached file for {member} does not match the lock; fetching it again",
+                path.display()
+            ));
+            std::fs::remove_file(&path).map_err(|e| crate::Error::io(&path, e))?;
+            lock = unpacked;
+            attempt(&mut lock)?
+        }
+        other => other?,
+    };
     let shown: Vec<String> = summary
         .volumes
         .iter()

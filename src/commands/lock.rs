@@ -38,6 +38,9 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
         None => Vec::new(),
     };
     let made = make_lock(&plan, &settings.inputs, progress.as_ref())?;
+    for note in crate::fetch::mirrors::dropped() {
+        progress.message(&note);
+    }
     let text = match settings.pylock {
         true => crate::bundle::pylock::render(&made.lock, false),
         false => {

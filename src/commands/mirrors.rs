@@ -23,6 +23,7 @@ pub fn run(settings: Settings) -> Result<(), crate::Error> {
         settings.index_url.as_deref(),
         settings.hf_endpoint.as_deref(),
         settings.torch_index_base.as_deref(),
+        None,
     )?;
     let needs = match &settings.locked {
         Some(path) => mirrors::needs_of_lock(&crate::lock::read(path)?),
@@ -57,9 +58,20 @@ pub fn before_lock(
         .hf_endpoint
         .clone()
         .or(flag_endpoint.map(str::to_string));
-    let candidates =
-        mirrors::candidates(plan.index.index_url.as_deref(), hub_flag.as_deref(), None)?;
+    let candidates = mirrors::candidates(
+        plan.index.index_url.as_deref(),
+        hub_flag.as_deref(),
+        plan.index.torch_index_base.as_deref(),
+        Some((&plan.mirrors, &plan.mirrors_origin)),
+    )?;
+    // The backend whose `torch` page judges a PyTorch mirror: the first target's choice.
+    let env_driver = std::env::var("FERRY_CUDA_DRIVER_VERSION").ok();
+    let torch_backend = plan.targets.first().and_then(|t| {
+        crate::accel::choose(&plan.index.torch_backend, t, env_driver.as_deref())
+            .map(|c| c.backend.to_string())
+    });
     let needs = Needs {
+        torch_backend: torch_backend.clone(),
         files: Vec::new(),
         projects: plan
             .requirements
@@ -86,6 +98,9 @@ pub fn before_lock(
     if !plan.models.is_empty() {
         kinds.push(Kind::Hub);
     }
+    if torch_backend.is_some() && !plan.requirements.is_empty() {
+        kinds.push(Kind::Torch);
+    }
     progress.message(&format!(
         "measuring {} mirror candidate(s)",
         candidates
@@ -99,9 +114,14 @@ pub fn before_lock(
         progress.message(&format!("package index: {u}"));
         plan.index.index_url = Some(u);
     }
+    mirrors::register_page_failover(&measured);
     if let Some(u) = mirrors::chosen(&measured, Kind::Hub) {
         progress.message(&format!("hub: {u}"));
         plan.hf_endpoint = Some(u);
+    }
+    if let Some(u) = mirrors::chosen(&measured, Kind::Torch) {
+        progress.message(&format!("PyTorch wheels: {u}"));
+        plan.index.torch_index_base = Some(u);
     }
     Ok(measured)
 }
@@ -118,7 +138,7 @@ pub fn for_lock(
     let index_given = index_url
         .map(str::to_string)
         .or(lock.indexes.first().cloned());
-    let candidates = mirrors::candidates(index_given.as_deref(), hub_given.as_deref(), None)?;
+    let candidates = mirrors::candidates(index_given.as_deref(), hub_given.as_deref(), None, None)?;
     let mut kinds = Vec::new();
     if !lock.packages.is_empty() {
         kinds.push(Kind::Index);

@@ -2,16 +2,21 @@
 //! to `DEST.incomplete` with sha256 computed on the way, resume with `Range`, retries with backoff, fail-over
 //! between mirrors, and an atomic rename once the content is proven right.
 //!
-//! Network IO runs on the shared runtime and client ([`super::http`]); the file writes and hashing of each download run on a blocking
-//! thread fed by a bounded channel, so memory stays flat for multi-GB files.
+//! Network IO runs on the shared runtime and client ([`super::http`]); the file writes and hashing of each
+//! download run on a blocking thread fed by a queue bounded in bytes ([`FILE_QUEUE_BYTES`] per download,
+//! [`PROCESS_QUEUE_BYTES`] for all of them), so memory stays flat for multi-GB files and a kill -9 loses
+//! little of what the network delivered: that queue, the HTTP client's read buffer and the kernel's
+//! socket buffers. Every chunk goes to the `.incomplete` file (the page cache, which outlives the process)
+//! as soon as the writer takes it, and the next run resumes from the file's length.
 use std::io::{self, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use futures_util::{StreamExt, TryStreamExt};
 use reqwest::header::{HeaderMap, CONTENT_RANGE, RANGE};
 use sha2::Digest;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
 use super::error::{Error, UrlFailure};
@@ -20,6 +25,14 @@ use super::http::{self, Request};
 use crate::types::{stream_sha256, Sha256};
 
 pub use super::http::retry::{backoff, MAX_ATTEMPTS};
+
+/// Bytes of one download received from the network and not yet written to its `.incomplete` file. The
+/// HTTP client holds little besides: hyper reads into a buffer of at most ~400 KiB and hands over one chunk
+/// at a time, so with the chunk waiting for room that is three socket reads at most (an HTTP/2 stream
+/// holds at most its 2 MiB flow-control window instead).
+pub const FILE_QUEUE_BYTES: usize = 2 << 20;
+/// The same bound for all the downloads of the process together.
+pub const PROCESS_QUEUE_BYTES: usize = 16 << 20;
 
 /// One file to fetch.
 #[derive(Clone, Debug)]
@@ -328,7 +341,7 @@ async fn fetch_into(
                 actual: *len + n,
             });
         }
-        writer.write(Box::new(chunk)).await?;
+        writer.write(Box::new(chunk), n as usize).await?;
         *len += n;
         received.add(n);
         progress.advance(&req.label, n);
@@ -376,7 +389,7 @@ async fn copy_local(
             break;
         }
         buf.truncate(n);
-        writer.write(Box::new(buf)).await?;
+        writer.write(Box::new(buf), n).await?;
         *len += n as u64;
         progress.advance(&req.label, n as u64);
     }
@@ -444,8 +457,59 @@ async fn hash_existing(path: PathBuf) -> Result<Option<(u64, Sha256)>, Error> {
 /// Bytes as the HTTP client received them, handed to the writer thread without a copy.
 type Chunk = Box<dyn AsRef<[u8]> + Send>;
 
+/// Room a queued chunk takes in its download's queue and in the process's, given back when the writer
+/// thread has written it (or dropped it).
+struct Held {
+    _file: OwnedSemaphorePermit,
+    _process: OwnedSemaphorePermit,
+}
+
+/// The queue budget all downloads share (see [`PROCESS_QUEUE_BYTES`]).
+fn process_queue() -> &'static Arc<Semaphore> {
+    static QUEUE: OnceLock<Arc<Semaphore>> = OnceLock::new();
+    QUEUE.get_or_init(|| Arc::new(Semaphore::new(PROCESS_QUEUE_BYTES)))
+}
+
+/// The byte budget of one download's queue, inside the process's.
+struct Queue {
+    file: Arc<Semaphore>,
+    process: Arc<Semaphore>,
+    process_cap: usize,
+}
+
+impl Queue {
+    fn new() -> Self {
+        Self::within(process_queue().clone(), PROCESS_QUEUE_BYTES)
+    }
+
+    fn within(process: Arc<Semaphore>, process_cap: usize) -> Self {
+        Queue {
+            file: Arc::new(Semaphore::new(FILE_QUEUE_BYTES)),
+            process,
+            process_cap,
+        }
+    }
+
+    /// Room for a chunk of `len` bytes, waiting until there is: first in this download's queue, then in
+    /// the process's. A chunk larger than a whole budget waits until that queue is empty, then goes alone.
+    async fn reserve(&self, len: usize) -> Held {
+        let take = |cap: usize| len.clamp(1, cap) as u32;
+        let file = self.file.clone().acquire_many_owned(take(FILE_QUEUE_BYTES));
+        let file = file.await.expect("the queue is never closed");
+        let process = self
+            .process
+            .clone()
+            .acquire_many_owned(take(self.process_cap));
+        let process = process.await.expect("the queue is never closed");
+        Held {
+            _file: file,
+            _process: process,
+        }
+    }
+}
+
 enum Cmd {
-    Write(Chunk),
+    Write(Chunk, Held),
     Reset(oneshot::Sender<io::Result<()>>),
     Digest(oneshot::Sender<io::Result<(u64, Sha256)>>),
     Commit(PathBuf, oneshot::Sender<io::Result<()>>),
@@ -455,28 +519,35 @@ enum Cmd {
     },
 }
 
-/// The `.incomplete` file of one download, owned by a blocking thread that writes and hashes.
+/// The `.incomplete` file of one download, owned by a blocking thread that writes and hashes. Commands go
+/// through an unbounded channel; what bounds it is the byte budget every `Write` holds until written.
 struct Writer {
-    tx: mpsc::Sender<Cmd>,
+    tx: mpsc::UnboundedSender<Cmd>,
     path: PathBuf,
+    queue: Queue,
 }
 
 impl Writer {
     fn spawn(path: PathBuf) -> Self {
-        let (tx, rx) = mpsc::channel(32);
+        let (tx, rx) = mpsc::unbounded_channel();
         let thread_path = path.clone();
         tokio::task::spawn_blocking(move || writer_loop(thread_path, rx));
-        Writer { tx, path }
+        Writer {
+            tx,
+            path,
+            queue: Queue::new(),
+        }
     }
 
     fn stopped(&self) -> Error {
         Error::io(&self.path, io::Error::other("file writer stopped"))
     }
 
-    async fn write(&self, data: Chunk) -> Result<(), Error> {
+    /// Queue `len` bytes for the file, waiting while this download's or the process's queue is full.
+    async fn write(&self, data: Chunk, len: usize) -> Result<(), Error> {
+        let held = self.queue.reserve(len).await;
         self.tx
-            .send(Cmd::Write(data))
-            .await
+            .send(Cmd::Write(data, held))
             .map_err(|_| self.stopped())
     }
 
@@ -485,10 +556,7 @@ impl Writer {
         make: impl FnOnce(oneshot::Sender<io::Result<T>>) -> Cmd,
     ) -> Result<T, Error> {
         let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(make(reply))
-            .await
-            .map_err(|_| self.stopped())?;
+        self.tx.send(make(reply)).map_err(|_| self.stopped())?;
         answer
             .await
             .map_err(|_| self.stopped())?
@@ -512,14 +580,16 @@ impl Writer {
     /// Stop (and wait until the file is closed); remove the file when it holds nothing worth resuming.
     async fn close(self, remove: bool) {
         let (done, closed) = oneshot::channel();
-        if self.tx.send(Cmd::Close { remove, done }).await.is_ok() {
+        if self.tx.send(Cmd::Close { remove, done }).is_ok() {
             let _ = closed.await;
         }
     }
 }
 
+/// The open `.incomplete` file. Chunks go straight to the file, unbuffered: what the writer took is in
+/// the kernel's hands, where a kill -9 does not lose it.
 struct WriterState {
-    file: io::BufWriter<std::fs::File>,
+    file: std::fs::File,
     hasher: sha2::Sha256,
     len: u64,
 }
@@ -536,26 +606,26 @@ impl WriterState {
         let mut hasher = sha2::Sha256::new();
         let len = stream_sha256(&mut file, &mut hasher, None)?;
         file.seek(io::SeekFrom::Start(len))?;
-        Ok(WriterState {
-            file: io::BufWriter::with_capacity(1 << 18, file),
-            hasher,
-            len,
-        })
+        Ok(WriterState { file, hasher, len })
+    }
+
+    fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        self.file.write_all(data)?;
+        self.hasher.update(data);
+        self.len += data.len() as u64;
+        Ok(())
     }
 
     fn reset(&mut self) -> io::Result<()> {
-        self.file.flush()?;
-        let f = self.file.get_mut();
-        f.set_len(0)?;
-        f.seek(io::SeekFrom::Start(0))?;
+        self.file.set_len(0)?;
+        self.file.seek(io::SeekFrom::Start(0))?;
         self.hasher = sha2::Sha256::new();
         self.len = 0;
         Ok(())
     }
 
-    fn commit(mut self, path: &Path, dest: &Path) -> io::Result<()> {
-        self.file.flush()?;
-        self.file.get_ref().sync_all()?;
+    fn commit(self, path: &Path, dest: &Path) -> io::Result<()> {
+        self.file.sync_all()?;
         drop(self.file);
         std::fs::rename(path, dest)?;
         if let Some(dir) = dest.parent() {
@@ -572,22 +642,18 @@ fn copy_err(e: &io::Error) -> io::Error {
     io::Error::new(e.kind(), e.to_string())
 }
 
-fn writer_loop(path: PathBuf, mut rx: mpsc::Receiver<Cmd>) {
+fn writer_loop(path: PathBuf, mut rx: mpsc::UnboundedReceiver<Cmd>) {
     let mut state = WriterState::open(&path);
     while let Some(cmd) = rx.blocking_recv() {
         match cmd {
-            Cmd::Write(data) => {
-                let data = (*data).as_ref();
+            Cmd::Write(data, held) => {
                 if let Ok(s) = &mut state {
-                    let written = s.file.write_all(data);
-                    match written {
-                        Ok(()) => {
-                            s.hasher.update(data);
-                            s.len += data.len() as u64;
-                        }
-                        Err(e) => state = Err(e),
+                    if let Err(e) = s.write((*data).as_ref()) {
+                        state = Err(e);
                     }
                 }
+                // The queue has room again once the bytes are the kernel's.
+                drop(held);
             }
             Cmd::Reset(reply) => {
                 let result = match &mut state {
@@ -637,5 +703,76 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(CONTENT_RANGE, "bytes 100-199/200".parse().unwrap());
         assert_eq!(content_range_start(&h), Some(100));
+    }
+
+    /// Whether `fut` finishes without waiting.
+    fn ready<F: std::future::Future>(fut: F) -> Option<F::Output> {
+        futures_util::FutureExt::now_or_never(fut)
+    }
+
+    #[test]
+    fn queue_is_bounded_by_bytes_not_chunks() {
+        let process = Arc::new(Semaphore::new(PROCESS_QUEUE_BYTES));
+        let q = Queue::within(process.clone(), PROCESS_QUEUE_BYTES);
+        // Small chunks: as many as fit in the byte budget, then the next one waits.
+        let chunk = 64 << 10;
+        let mut held: Vec<Held> = (0..FILE_QUEUE_BYTES / chunk)
+            .map(|_| ready(q.reserve(chunk)).expect("room"))
+            .collect();
+        assert!(ready(q.reserve(1)).is_none(), "the file's queue is full");
+        held.pop();
+        assert!(
+            ready(q.reserve(chunk)).is_some(),
+            "a written chunk makes room"
+        );
+        drop(held);
+        // A chunk larger than the whole budget goes alone once the queue is empty.
+        let big = ready(q.reserve(FILE_QUEUE_BYTES * 3)).expect("an empty queue takes it");
+        assert!(ready(q.reserve(1)).is_none());
+        drop(big);
+        assert_eq!(process.available_permits(), PROCESS_QUEUE_BYTES);
+    }
+
+    #[test]
+    fn all_downloads_share_the_process_budget() {
+        let process = Arc::new(Semaphore::new(PROCESS_QUEUE_BYTES));
+        let queues: Vec<Queue> = (0..PROCESS_QUEUE_BYTES / FILE_QUEUE_BYTES + 1)
+            .map(|_| Queue::within(process.clone(), PROCESS_QUEUE_BYTES))
+            .collect();
+        let (last, full) = queues.split_last().unwrap();
+        let held: Vec<Held> = full
+            .iter()
+            .map(|q| ready(q.reserve(FILE_QUEUE_BYTES)).expect("room"))
+            .collect();
+        assert!(
+            ready(last.reserve(1)).is_none(),
+            "{} MiB in flight at most",
+            PROCESS_QUEUE_BYTES >> 20
+        );
+        drop(held);
+        assert!(ready(last.reserve(FILE_QUEUE_BYTES)).is_some());
+    }
+
+    /// The writer takes what was queued, in order, into the file; a resumed file is hashed from disk.
+    #[test]
+    fn writer_resumes_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.incomplete");
+        std::fs::write(&path, b"hello ").unwrap();
+        let (len, sha) = http::block_on(async {
+            let w = Writer::spawn(path.clone());
+            for part in [&b"wor"[..], b"ld"] {
+                w.write(Box::new(part.to_vec()), part.len()).await.unwrap();
+            }
+            let digest = w.digest().await.unwrap();
+            w.close(false).await;
+            digest
+        });
+        assert_eq!(std::fs::read(&path).unwrap(), b"hello world");
+        assert_eq!(len, 11);
+        assert_eq!(
+            sha,
+            Sha256::from_bytes(&sha2::Sha256::digest(b"hello world"))
+        );
     }
 }

@@ -111,7 +111,7 @@ impl IndexClient {
         &self,
         url: &Url,
         accept: Option<&str>,
-    ) -> Result<Option<(String, Vec<u8>)>, IndexError> {
+    ) -> Result<Option<(String, Vec<u8>, Url)>, IndexError> {
         if url.scheme() == "file" {
             let path = url.to_file_path().map_err(|_| IndexError::Parse {
                 url: url.to_string(),
@@ -123,11 +123,38 @@ impl IndexClient {
                 path
             };
             return match std::fs::read(&path) {
-                Ok(b) => Ok(Some(("text/html".into(), b))),
+                Ok(b) => Ok(Some(("text/html".into(), b, url.clone()))),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(Error::io(&path, e).into()),
             };
         }
+        // With `--mirror auto`, a page the chosen mirror fails on (5xx, a stall, after the client's retries)
+        // comes from the next fresh mirror, and the failing one is dropped for the rest of the run.
+        let urls = match super::mirrors::is_mirror(url) {
+            true => super::mirrors::expand(std::slice::from_ref(url)),
+            false => vec![url.clone()],
+        };
+        let (last, first) = urls.split_last().expect("expand keeps the URL it is given");
+        for u in first {
+            match self.get_http(u, accept) {
+                Err(e) if super::mirrors::is_mirror_failure(&e) => {
+                    if super::mirrors::drop_mirror(u, &e) {
+                        tracing::warn!("{e}; trying the next mirror");
+                    }
+                }
+                other => return other.map_err(Into::into),
+            }
+        }
+        self.get_http(last, accept).map_err(Into::into)
+    }
+
+    /// One GET; the body with its content type and the URL it came from (after redirects), which relative
+    /// links on the page are resolved against.
+    fn get_http(
+        &self,
+        url: &Url,
+        accept: Option<&str>,
+    ) -> Result<Option<(String, Vec<u8>, Url)>, Error> {
         self.requests
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut req = Request::get(url.clone());
@@ -139,7 +166,11 @@ impl IndexClient {
             404 | 410 => Ok(None),
             _ => {
                 let resp = resp.error_for_status()?;
-                Ok(Some((resp.content_type().to_string(), resp.body.to_vec())))
+                Ok(Some((
+                    resp.content_type().to_string(),
+                    resp.body.to_vec(),
+                    resp.url.clone(),
+                )))
             }
         }
     }
@@ -181,13 +212,13 @@ impl IndexClient {
                     url: redact(index),
                     message: e.to_string(),
                 })?;
-            let Some((content_type, body)) = self.get(&url, Some(simple::ACCEPT))? else {
+            let Some((content_type, body, served)) = self.get(&url, Some(simple::ACCEPT))? else {
                 continue;
             };
             let parsed = if content_type.starts_with("application/vnd.pypi.simple.v1+json") {
-                simple::parse_json(&body, &url)
+                simple::parse_json(&body, &served)
             } else {
-                simple::parse_html(&String::from_utf8_lossy(&body), &url)
+                simple::parse_html(&String::from_utf8_lossy(&body), &served)
             };
             let files = parsed.map_err(|message| IndexError::Parse {
                 url: redact(&url),
@@ -252,7 +283,7 @@ impl IndexClient {
         let Some(path) = local else {
             let url = Url::parse(link).expect("parsed above");
             return match self.get(&url, Some("text/html"))? {
-                Some((_, body)) => simple::parse_html(&String::from_utf8_lossy(&body), &url)
+                Some((_, body, _)) => simple::parse_html(&String::from_utf8_lossy(&body), &url)
                     .map_err(|message| IndexError::Parse {
                         url: redact(&url),
                         message,
@@ -322,13 +353,13 @@ impl IndexClient {
             let Ok(url) = index.join(&format!("{name}/")) else {
                 continue;
             };
-            let Ok(Some((ct, body))) = self.get(&url, Some(simple::ACCEPT)) else {
+            let Ok(Some((ct, body, served))) = self.get(&url, Some(simple::ACCEPT)) else {
                 continue;
             };
             let files = if ct.starts_with("application/vnd.pypi.simple.v1+json") {
-                simple::parse_json(&body, &url)
+                simple::parse_json(&body, &served)
             } else {
-                simple::parse_html(&String::from_utf8_lossy(&body), &url)
+                simple::parse_html(&String::from_utf8_lossy(&body), &served)
             };
             for f in files.unwrap_or_default() {
                 if f.filename == filename && f.sha256.as_ref().is_none_or(|h| h == sha256) {
@@ -438,7 +469,7 @@ impl IndexClient {
         if let Some(expected) = &file.core_metadata {
             let murl = Url::parse(&format!("{}.metadata", file.url))
                 .map_err(|e| parse_err(&file.url, e.to_string()))?;
-            if let Some((_, body)) = self.get(&murl, None)? {
+            if let Some((_, body, _)) = self.get(&murl, None)? {
                 if let Some(expected) = expected {
                     let actual = Sha256::digest(&body);
                     if &actual != expected {

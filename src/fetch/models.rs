@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use sha1::Digest as _;
 
-use super::download::{self, DownloadRequest, Progress};
+use super::download::{DownloadRequest, Progress};
 use super::error::Error;
 use super::hub::{Hub, TreeFile};
 use crate::inputs::ModelRequest;
@@ -242,6 +242,7 @@ fn choose_files(
 
 /// Download every locked file (pinned to its commit) into `work` in the cache layout, fill in the sha256
 /// of non-LFS files, and list the bundle members: blobs, snapshot symlinks and refs, sorted by member path.
+/// LFS blobs already cached at their size are listed unread: the caller packs them, which checks them.
 pub fn fetch_models(
     models: &mut [LockedModel],
     hub: &Hub,
@@ -271,6 +272,15 @@ pub fn fetch_models(
                     continue;
                 }
             }
+            // An LFS blob of the right size already in the cache is not hashed here: the pack hashes the
+            // bytes that land in the bundle against the lock, overlapping the copy and the fsync, and refuses
+            // a mismatch (`ferry bundle` then fetches that blob again).
+            if f.lfs
+                && f.sha256.is_some()
+                && std::fs::metadata(&dest).is_ok_and(|d| d.is_file() && d.len() == f.size)
+            {
+                continue;
+            }
             let url = hub.file_url(&source, m.kind, m.commit.as_str(), &f.path);
             seen.insert(dest.clone(), reqs.len());
             owners.push(vec![(mi, fi)]);
@@ -284,7 +294,7 @@ pub fn fetch_models(
             });
         }
     }
-    let done = download::download_all(reqs.clone(), jobs, progress)
+    let done = super::recorded::download_all_recorded(reqs.clone(), jobs, progress)
         .map_err(|e| hub_error(e, &reqs, &owners, models))?;
     for ((req, got), owner) in reqs.iter().zip(&done).zip(&owners) {
         for &(mi, fi) in owner {

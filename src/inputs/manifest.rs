@@ -56,6 +56,9 @@ pub struct Manifest {
     pub torch_backend: Option<String>,
     #[serde(default)]
     pub torch_index_base: Option<String>,
+    /// Mirror candidates for `--mirror auto`, measured with the user's own settings.
+    #[serde(default)]
+    pub mirrors: super::MirrorLists,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -213,6 +216,20 @@ pub fn read(path: &Path) -> Result<Manifest, Error> {
     }
     if let Some(u) = &m.torch_index_base {
         super::check_index_url("torch_index_base", u).map_err(|e| located(path, &text, u, e))?;
+    }
+    for (kind, list) in m.mirrors.kinds() {
+        for e in list {
+            let option = format!("mirrors.{kind}");
+            super::check_index_url(&option, &e.url)
+                .and_then(|()| match e.url.starts_with("file:") {
+                    true => Err(format!(
+                        "{option} '{}': only http and https mirrors can be measured",
+                        e.url
+                    )),
+                    false => Ok(()),
+                })
+                .map_err(|err| located(path, &text, &e.url, err))?;
+        }
     }
     for (i, model) in m.models.iter().enumerate() {
         if model.revision.as_deref().is_some_and(str::is_empty) {

@@ -212,6 +212,56 @@ pub struct FileRequest {
     pub origin: String,
 }
 
+/// A manifest's `mirrors:` lists: candidates for `--mirror auto` of each kind, as URLs or `{url, name}`.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MirrorLists {
+    #[serde(default)]
+    pub index: Vec<MirrorEntry>,
+    #[serde(default)]
+    pub hub: Vec<MirrorEntry>,
+    #[serde(default)]
+    pub torch: Vec<MirrorEntry>,
+}
+
+impl MirrorLists {
+    /// Each kind's name (as in the mirrors file) with its list.
+    pub fn kinds(&self) -> [(&'static str, &[MirrorEntry]); 3] {
+        [
+            ("index", &self.index),
+            ("hub", &self.hub),
+            ("torch", &self.torch),
+        ]
+    }
+}
+
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(from = "MirrorForm")]
+pub struct MirrorEntry {
+    pub url: String,
+    pub name: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum MirrorForm {
+    Url(String),
+    Table {
+        url: String,
+        #[serde(default)]
+        name: Option<String>,
+    },
+}
+
+impl From<MirrorForm> for MirrorEntry {
+    fn from(f: MirrorForm) -> Self {
+        match f {
+            MirrorForm::Url(url) => MirrorEntry { url, name: None },
+            MirrorForm::Table { url, name } => MirrorEntry { url, name },
+        }
+    }
+}
+
 /// Everything a run must carry, before resolution.
 #[derive(Clone, Debug, Default)]
 pub struct Plan {
@@ -235,6 +285,9 @@ pub struct Plan {
     pub inputs: Vec<String>,
     /// No target was given: the one target is this machine's.
     pub target_is_host: bool,
+    /// The manifest's `mirrors:` lists and the manifest they come from.
+    pub mirrors: MirrorLists,
+    pub mirrors_origin: String,
 }
 
 #[derive(Debug, thiserror::Error)]

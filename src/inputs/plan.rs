@@ -88,6 +88,8 @@ pub fn build_with(
     }
     plan.index.require_hashes |= settings.require_hashes;
     plan.hf_endpoint = settings.hf_endpoint.clone().or(m.hf_endpoint.clone());
+    plan.mirrors = m.mirrors.clone();
+    plan.mirrors_origin = format!("{}: mirrors", m.path.display());
 
     plan.models = manifest_models(&m);
     for value in &settings.models {

@@ -257,6 +257,37 @@ fn pending_one(p: &Pinned) -> Pending {
     }
 }
 
+/// The Content-Length a HEAD of each URL answers (redirects followed), `jobs` at a time; None where the
+/// server refuses HEAD, gives no length, or encodes the body.
+fn sizes_by_head(urls: &[Option<url::Url>], jobs: usize) -> Vec<Option<u64>> {
+    use futures_util::StreamExt;
+    let Ok(client) = crate::fetch::http::client() else {
+        return vec![None; urls.len()];
+    };
+    let heads = urls.iter().map(|u| async move {
+        let u = u.as_ref()?;
+        let resp = client
+            .fetch(&crate::fetch::http::Request::head(u.clone()))
+            .await
+            .ok()?;
+        if !resp.is_success() || resp.headers.contains_key("content-encoding") {
+            return None;
+        }
+        resp.headers
+            .get("content-length")?
+            .to_str()
+            .ok()?
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+    });
+    crate::fetch::http::block_on(
+        futures_util::stream::iter(heads)
+            .buffered(jobs.max(1))
+            .collect::<Vec<_>>(),
+    )
+}
+
 /// Indexes without hashes or sizes: download those files now (they are needed for the bundle anyway) so
 /// the lock records every sha256 and size.
 fn with_hashes(
@@ -272,9 +303,38 @@ fn with_hashes(
             p
         })
         .collect();
-    let missing: Vec<usize> = (0..pending.len())
+    let mut missing: Vec<usize> = (0..pending.len())
         .filter(|&i| pending[i].sha256.is_none() || pending[i].size.is_none_or(|s| s == 0))
         .collect();
+    // A sha256 without a size (a PyTorch index gives `#sha256=` and no size): ask for the size with HEAD
+    // rather than downloading a multi-GB wheel for a number. The bundle checks the size and the sha256.
+    let head_only: Vec<usize> = missing
+        .iter()
+        .copied()
+        .filter(|&i| pending[i].sha256.is_some())
+        .collect();
+    if !head_only.is_empty() {
+        progress.message(&format!(
+            "asking {} server(s) for the size of {} file(s) the index gave no size for",
+            head_only
+                .iter()
+                .filter_map(|&i| url::Url::parse(&pending[i].package.url).ok())
+                .filter_map(|u| u.host_str().map(str::to_string))
+                .collect::<std::collections::BTreeSet<_>>()
+                .len(),
+            head_only.len()
+        ));
+        let urls: Vec<Option<url::Url>> = head_only
+            .iter()
+            .map(|&i| url::Url::parse(&pending[i].package.url).ok())
+            .collect();
+        for (&i, size) in head_only.iter().zip(sizes_by_head(&urls, jobs)) {
+            if let Some(size) = size {
+                pending[i].size = Some(size);
+            }
+        }
+        missing.retain(|&i| pending[i].sha256.is_none() || pending[i].size.is_none_or(|s| s == 0));
+    }
     let reqs: Vec<DownloadRequest> = missing
         .iter()
         .map(|&i| {

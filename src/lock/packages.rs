@@ -7,7 +7,7 @@ use rayon::prelude::*;
 
 use super::{DistKind, Lock, LockedPackage};
 use crate::fetch::cache::Cache;
-use crate::fetch::download::{self, DownloadRequest, Progress};
+use crate::fetch::download::{DownloadRequest, Progress};
 use crate::fetch::index::IndexClient;
 use crate::fetch::models::StagedFile;
 use crate::fetch::simple::DistFile;
@@ -88,7 +88,7 @@ pub fn fetch_packages(
         rebuild(&builder, r, p, progress)?;
     }
     let fetch_reqs: Vec<DownloadRequest> = fetch.iter().map(|(r, _)| r.clone()).collect();
-    let done = download::download_all(fetch_reqs, jobs, progress)?;
+    let done = crate::fetch::recorded::download_all_recorded(fetch_reqs, jobs, progress)?;
     let retries: u32 = done.iter().map(|d| d.retries).sum();
     if retries > 0 {
         progress.message(&format!("{retries} download retries"));

@@ -53,6 +53,8 @@ pub struct Given {
     pub index_urls: Vec<(String, String)>,
     pub hub: Vec<(String, String)>,
     pub torch: Vec<(String, String)>,
+    /// Named lists (a manifest's `mirrors:`): kind, URL, name, origin.
+    pub listed: Vec<(Kind, String, Option<String>, String)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -173,6 +175,9 @@ pub fn collect(given: &Given) -> Result<Vec<Candidate>, Error> {
     }
     for (u, o) in &given.torch {
         add(Kind::Torch, u, None, o)?;
+    }
+    for (kind, u, name, o) in &given.listed {
+        add(*kind, u, name.clone(), o)?;
     }
     let mut presets = env("FERRY_MIRROR_PRESETS").is_none_or(|v| v != "0" && v != "false");
     if let Some(file) = mirrors_file() {

@@ -39,8 +39,23 @@ pub fn candidates(
     index_url: Option<&str>,
     hf_endpoint: Option<&str>,
     torch_base: Option<&str>,
+    listed: Option<(&crate::inputs::MirrorLists, &str)>,
 ) -> Result<Vec<Candidate>, Error> {
     let mut given = Given::default();
+    if let Some((lists, origin)) = listed {
+        for (kind, list) in lists.kinds() {
+            let kind = match kind {
+                "index" => Kind::Index,
+                "hub" => Kind::Hub,
+                _ => Kind::Torch,
+            };
+            for e in list {
+                given
+                    .listed
+                    .push((kind, e.url.clone(), e.name.clone(), origin.to_string()));
+            }
+        }
+    }
     if let Some(u) = index_url {
         given.index_urls.push((u.into(), "--index-url".into()));
     }
@@ -60,6 +75,7 @@ pub fn candidates(
 /// What a lock needs from each kind: every package file, every model at its pinned commit.
 pub fn needs_of_lock(lock: &Lock) -> Needs {
     Needs {
+        torch_backend: None,
         files: lock
             .packages
             .iter()
@@ -157,6 +173,19 @@ pub fn register_failover(lock: &Lock, measured: &[Measured]) {
         .collect();
     if hubs.len() > 1 {
         crate::fetch::mirrors::add_prefix(hubs);
+    }
+}
+
+/// Set up fail-over for index pages during resolution: the chosen index first, then every other fresh
+/// one, best first.
+pub fn register_page_failover(measured: &[Measured]) {
+    let indexes: Vec<Url> = measured
+        .iter()
+        .filter(|m| m.kind == "index" && m.fresh && m.latency_ms.is_some())
+        .filter_map(|m| Url::parse(&m.url).ok())
+        .collect();
+    if indexes.len() > 1 {
+        crate::fetch::mirrors::add_prefix(indexes);
     }
 }
 

@@ -43,6 +43,9 @@ pub struct Needs {
     /// Without a lock: projects whose newest version (the newest any candidate lists) must be listed.
     pub projects: Vec<PackageName>,
     pub models: Vec<NeededModel>,
+    /// The PyTorch backend folder (`cu121`, `cpu`, …) whose `torch` page judges a PyTorch mirror; without
+    /// one, the mirror's CPU index root is only timed.
+    pub torch_backend: Option<String>,
 }
 
 /// One candidate, measured.
@@ -350,11 +353,25 @@ pub fn measure(candidates: &[Candidate], needs: &Needs) -> Vec<Measured> {
                 s.spawn(move || match c.kind {
                     Kind::Index => probe_index(c, needs),
                     Kind::Hub => probe_hub(c, needs),
-                    // A PyTorch root has no page of its own to time: its CPU index stands in.
+                    // A PyTorch root has no page of its own: the backend's index stands in (its `torch`
+                    // page when the run names a backend, else the CPU index root).
                     Kind::Torch => {
-                        let mut cpu = c.clone();
-                        cpu.url = c.url.join("cpu/").unwrap_or_else(|_| c.url.clone());
-                        let mut m = probe_index(&cpu, &Needs::default());
+                        let mut sub = c.clone();
+                        let backend = needs.torch_backend.as_deref().unwrap_or("cpu");
+                        sub.url = c
+                            .url
+                            .join(&format!("{backend}/"))
+                            .unwrap_or_else(|_| c.url.clone());
+                        let torch_needs = Needs {
+                            projects: needs
+                                .torch_backend
+                                .as_ref()
+                                .and_then(|_| "torch".parse().ok())
+                                .into_iter()
+                                .collect(),
+                            ..Needs::default()
+                        };
+                        let mut m = probe_index(&sub, &torch_needs);
                         m.url = crate::fetch::sources::redact(&c.url);
                         m
                     }
@@ -368,22 +385,20 @@ pub fn measure(candidates: &[Candidate], needs: &Needs) -> Vec<Measured> {
     });
     judge_newest(&mut out, needs);
     // The probe file: one file every candidate of the kind should hold.
-    let probe_name = needs.files.first().map(|f| f.filename.clone()).or_else(|| {
-        needs.projects.first().and_then(|p| {
-            out.iter()
-                .filter(|m| m.kind == "index" && m.fresh)
-                .find_map(|m| {
-                    let newest = m.newest.get(p.as_ref() as &str)?;
-                    m.files
-                        .keys()
-                        .filter(|f| version_of(f).is_some_and(|v| v.to_string() == *newest))
-                        .min()
-                        .cloned()
-                })
-        })
+    let index_probe = needs.files.first().map(|f| f.filename.clone()).or_else(|| {
+        needs
+            .projects
+            .first()
+            .and_then(|p| newest_file(&out, "index", p.as_ref()))
     });
-    for m in out.iter_mut().filter(|m| m.kind == "index") {
-        m.probe_file = probe_name.as_ref().and_then(|n| m.files.get(n).cloned());
+    let torch_probe = needs
+        .torch_backend
+        .as_ref()
+        .and_then(|_| newest_file(&out, "torch", "torch"));
+    for (kind, name) in [("index", index_probe), ("torch", torch_probe)] {
+        for m in out.iter_mut().filter(|m| m.kind == kind) {
+            m.probe_file = name.as_ref().and_then(|n| m.files.get(n).cloned());
+        }
     }
     std::thread::scope(|s| {
         for m in out.iter_mut().filter(|m| m.latency_ms.is_some()) {
@@ -416,21 +431,44 @@ pub fn measure(candidates: &[Candidate], needs: &Needs) -> Vec<Measured> {
     out
 }
 
+/// The first file (by name) of `project`'s newest version on a fresh candidate of `kind`.
+fn newest_file(out: &[Measured], kind: &str, project: &str) -> Option<String> {
+    out.iter()
+        .filter(|m| m.kind == kind && m.fresh)
+        .find_map(|m| {
+            let newest = m.newest.get(project)?;
+            m.files
+                .keys()
+                .filter(|f| version_of(f).is_some_and(|v| v.to_string() == *newest))
+                .min()
+                .cloned()
+        })
+}
+
 /// Without a lock: a candidate is stale when it lacks the newest version another candidate lists, or a
 /// hub mirror answers the revision call with another commit than most of them.
 fn judge_newest(out: &mut [Measured], needs: &Needs) {
-    for p in &needs.projects {
-        let key = p.to_string();
-        let newest = out
-            .iter()
-            .filter_map(|m| m.newest.get(&key))
-            .filter_map(|v| v.parse::<pep440_rs::Version>().ok())
-            .max();
-        let Some(newest) = newest else { continue };
-        for m in out.iter_mut().filter(|m| m.kind == "index" && m.fresh) {
-            let has = m.newest.get(&key).is_some_and(|v| *v == newest.to_string());
-            if !has {
-                m.stale(format!("does not list {p} {newest}"));
+    let torch: Vec<PackageName> = needs
+        .torch_backend
+        .as_ref()
+        .and_then(|_| "torch".parse().ok())
+        .into_iter()
+        .collect();
+    for (kind, projects) in [("index", &needs.projects), ("torch", &torch)] {
+        for p in projects {
+            let key = p.to_string();
+            let newest = out
+                .iter()
+                .filter(|m| m.kind == kind)
+                .filter_map(|m| m.newest.get(&key))
+                .filter_map(|v| v.parse::<pep440_rs::Version>().ok())
+                .max();
+            let Some(newest) = newest else { continue };
+            for m in out.iter_mut().filter(|m| m.kind == kind && m.fresh) {
+                let has = m.newest.get(&key).is_some_and(|v| *v == newest.to_string());
+                if !has {
+                    m.stale(format!("does not list {p} {newest}"));
+                }
             }
         }
     }

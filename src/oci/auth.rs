@@ -36,15 +36,78 @@ fn auth_files() -> Vec<PathBuf> {
     files
 }
 
-/// Credentials for `host` (`name[:port]`) from the first auth file that has them.
+/// Credentials for `host` (`name[:port]`) from the first auth file that has them: its credential helper
+/// for the host (`credHelpers`), else its default store (`credsStore`), else an inline `auths` entry.
 pub fn credentials(host: &str) -> Option<Credentials> {
-    auth_files()
-        .into_iter()
-        .find_map(|path| from_file(&std::fs::read_to_string(path).ok()?, host))
+    auth_files().into_iter().find_map(|path| {
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+        let helper = doc
+            .get("credHelpers")
+            .and_then(|h| h.get(host))
+            .or_else(|| doc.get("credsStore"))
+            .and_then(|h| h.as_str());
+        match helper.and_then(|name| from_helper(name, host)) {
+            Some(c) => Some(c),
+            None => from_file(&doc, host),
+        }
+    })
 }
 
-fn from_file(text: &str, host: &str) -> Option<Credentials> {
-    let doc: serde_json::Value = serde_json::from_str(text).ok()?;
+/// How long a credential helper may take (it may ask a keychain or a cloud metadata service).
+const HELPER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// The docker credential-helper protocol: run `docker-credential-NAME get` with the server on stdin; it
+/// prints `{"ServerURL", "Username", "Secret"}`, or fails when it has nothing for that server. An identity
+/// token (`Username` "<token>") is not a password: ferry does not use it.
+fn from_helper(name: &str, host: &str) -> Option<Credentials> {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    if name.is_empty() || name.contains(['/', '\\']) {
+        return None;
+    }
+    let program = format!("docker-credential-{name}");
+    let mut child = Command::new(&program)
+        .arg("get")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| tracing::warn!("credential helper {program}: {e}"))
+        .ok()?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(host.as_bytes());
+    }
+    let started = std::time::Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if started.elapsed() < HELPER_TIMEOUT => {
+                std::thread::sleep(std::time::Duration::from_millis(10))
+            }
+            _ => {
+                tracing::warn!("credential helper {program} did not answer in time");
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    }
+    let out = child.wait_with_output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    let user = doc.get("Username")?.as_str()?.to_string();
+    let password = doc.get("Secret")?.as_str()?.to_string();
+    if user == "<token>" || password.is_empty() {
+        tracing::warn!("credential helper {program} gave an identity token for {host}, which ferry does not use");
+        return None;
+    }
+    Some(Credentials { user, password })
+}
+
+fn from_file(doc: &serde_json::Value, host: &str) -> Option<Credentials> {
     let auths = doc.get("auths")?.as_object()?;
     let entry = auths.iter().find_map(|(key, value)| {
         let key = key
@@ -144,14 +207,14 @@ mod tests {
     fn auth_file_entries() {
         let text = r#"{"auths": {"https://reg.corp:5000/v1/": {"auth": "dXNlcjpwYXNzOndvcmQ="},
                        "other": {"username": "u", "password": "p"}}}"#;
-        let c = from_file(text, "reg.corp:5000").unwrap();
+        let c = from_file(&serde_json::from_str(text).unwrap(), "reg.corp:5000").unwrap();
         assert_eq!(
             (c.user.as_str(), c.password.as_str()),
             ("user", "pass:word")
         );
-        let c = from_file(text, "other").unwrap();
+        let c = from_file(&serde_json::from_str(text).unwrap(), "other").unwrap();
         assert_eq!(c.user, "u");
-        assert!(from_file(text, "nowhere").is_none());
+        assert!(from_file(&serde_json::from_str(text).unwrap(), "nowhere").is_none());
         assert!(!format!("{c:?}").contains('p') || !format!("{c:?}").contains("\"p\""));
     }
 }

@@ -15,6 +15,8 @@ struct State {
     /// backend → its root.
     roots: BTreeMap<String, Root>,
     log: Vec<String>,
+    /// The path of each GET of a whole file (None for HEAD and ranged GETs), in order.
+    gets: Vec<Option<String>>,
 }
 
 pub struct TorchIndex {
@@ -66,6 +68,16 @@ impl TorchIndex {
         self.state.lock().unwrap().log.clone()
     }
 
+    /// GETs of whole files (not HEAD, not ranged) whose path holds `needle`.
+    pub fn whole_gets(&self, needle: &str) -> usize {
+        let st = self.state.lock().unwrap();
+        st.gets
+            .iter()
+            .flatten()
+            .filter(|p| p.contains(needle))
+            .count()
+    }
+
     pub fn requested(&self, needle: &str) -> usize {
         self.log().iter().filter(|p| p.contains(needle)).count()
     }
@@ -98,6 +110,8 @@ fn handle(req: tiny_http::Request, state: &Arc<Mutex<State>>) {
         .map(|h| h.value.to_string());
     let mut st = state.lock().unwrap();
     st.log.push(path.clone());
+    let whole = req.method() == &tiny_http::Method::Get && range.is_none();
+    st.gets.push(whole.then(|| path.clone()));
     let html = |body: String| {
         tiny_http::Response::from_string(body)
             .with_header(tiny_http::Header::from_bytes("Content-Type", "text/html").unwrap())
