@@ -135,3 +135,55 @@ fn sdists_are_built_offline_or_refused_before_any_change() {
         .join("site-packages/ferry_ok")
         .exists()));
 }
+
+/// The same build, installing straight from a signed bundle (nothing extracted): the sdist and the bundled
+/// wheels are copied out for `pip wheel --find-links` only because a build needs them as files.
+#[test]
+fn an_sdist_builds_when_installing_straight_from_the_bundle() {
+    assert!(
+        host_pip_works(),
+        "python3 -m pip is needed for this test (scripts/setup-test-env.sh)"
+    );
+    use ferry::bundle::{self, sign, Entry, WriteOptions};
+    let tmp = tempfile::tempdir().unwrap();
+    let venv = make_venv(&tmp.path().join("venv"));
+    let mut good = Staging::new(&tmp.path().join("good"));
+    add_sdist(&mut good, "ferry_gamma", false);
+    let entries: Vec<Entry> = std::fs::read_dir(good.dir.join("wheels"))
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            let bytes = std::fs::read(e.path()).unwrap();
+            Entry::File {
+                member: format!("wheels/{}", e.file_name().to_string_lossy()),
+                sha256: ferry::types::Sha256::digest(&bytes),
+                size: bytes.len() as u64,
+                path: e.path(),
+            }
+        })
+        .collect();
+    let (secret, public) = (tmp.path().join("k.key"), tmp.path().join("k.pub"));
+    sign::generate(&secret, &public, false, false).unwrap();
+    let key = sign::load_secret_key_with(&secret, None).unwrap();
+    let out = tmp.path().join("s.ferry.tar");
+    let opts = WriteOptions {
+        mtime: 1_700_000_000,
+        split: None,
+        trusted_comment: bundle::default_trusted_comment("s", 1_700_000_000),
+    };
+    bundle::write(&good.lock, entries, &key, &out, &opts).unwrap();
+    std::fs::remove_dir_all(&good.dir).unwrap();
+    let stream = bundle::TarStream::open(&out).unwrap();
+    let stamp = ferry::install::source::stamp_volumes(&stream.volumes());
+    let verified = bundle::verify(&out, &public).unwrap();
+    let source = ferry::install::Source::bundle(&out, stream, &verified.members, stamp);
+    let opts = Options {
+        venv: Some(venv.clone()),
+        ..Options::default()
+    };
+    let s = ferry::install::install_from(&source, &verified.lock, &opts, &Silent).unwrap();
+    assert_eq!(s.installed[0].name, "ferry-gamma");
+    let out = run(Command::new(venv.join("bin/python"))
+        .args(["-c", "import ferry_gamma; print(ferry_gamma.BUILT)"]));
+    assert_eq!(out.trim(), "from source");
+}

@@ -112,11 +112,9 @@ impl Source {
     /// itself when extracted, else the wheels and sdists copied into `scratch/wheels`. Only sdist builds
     /// need this.
     pub fn wheels_folder(&self, scratch: &Path) -> Result<PathBuf, Error> {
-        let Source::Bundle { members, .. } = self else {
-            let Source::Folder(dir) = self else {
-                unreachable!()
-            };
-            return Ok(dir.join("wheels"));
+        let members = match self {
+            Source::Folder(dir) => return Ok(dir.join("wheels")),
+            Source::Bundle { members, .. } => members,
         };
         let out = scratch.join("wheels");
         if out.is_dir() {
