@@ -342,12 +342,20 @@ fn copy_hashing(
     let mut h512 = (algo == "sha512").then(sha2::Sha512::new);
     let mut size = 0u64;
     loop {
-        let n = match src.read(buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
+        // Fill the whole buffer first (an inflater hands out a few KiB per read): one write per buffer, so a
+        // small file is one `write`.
+        let mut n = 0;
+        while n < buf.len() {
+            match src.read(&mut buf[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        if n == 0 {
+            break;
+        }
         h256.update(&buf[..n]);
         if let Some(h) = h384.as_mut() {
             h.update(&buf[..n]);
@@ -357,6 +365,9 @@ fn copy_hashing(
         }
         out.write_all(&buf[..n])?;
         size += n as u64;
+        if n < buf.len() {
+            break;
+        }
     }
     Ok((
         Digests {
