@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Run a command and report the peak extra disk space it used on one filesystem (stdlib only).
+"""Run a command and report the peak extra disk space it used under one folder (stdlib only).
 
-    bench_peakdisk.py OUT PATH -- CMD [ARGS...]
+    bench_peakdisk.py OUT DIR -- CMD [ARGS...]
 
-Samples statvfs(PATH) every 5 ms while CMD runs and writes to OUT (appending) one line: the peak of
-(used - used before CMD started), in bytes, and CMD's wall time in seconds. Exits with CMD's status.
-Anything else writing to that filesystem at the same time counts too: run it on a quiet machine.
+Every 5 ms while CMD runs, adds up the allocated size (st_blocks, which on ext4 includes blocks reserved for
+data not yet written back) of every file under DIR, and writes to OUT (appending) one line: the peak of
+(that sum - the sum before CMD started), in bytes, and CMD's wall time in seconds. CMD runs with TMPDIR set
+to DIR/tmp, so its temporary files count too. Exits with CMD's status. Other processes writing under DIR
+count as well: give the run a folder of its own.
 """
 import os
 import subprocess
@@ -14,30 +16,47 @@ import threading
 import time
 
 
-def used(path):
-    st = os.statvfs(path)
-    return (st.f_blocks - st.f_bfree) * st.f_frsize
+def allocated(root):
+    total = 0
+    stack = [root]
+    while stack:
+        d = stack.pop()
+        try:
+            entries = list(os.scandir(d))
+        except OSError:
+            continue
+        for e in entries:
+            try:
+                st = e.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if e.is_dir(follow_symlinks=False):
+                stack.append(e.path)
+            total += st.st_blocks * 512
+    return total
 
 
 def main():
-    out, path, sep, *cmd = sys.argv[1:]
+    out, root, sep, *cmd = sys.argv[1:]
     assert sep == "--" and cmd, __doc__
-    os.sync()
-    base = used(path)
+    tmp = os.path.join(root, "tmp")
+    os.makedirs(tmp, exist_ok=True)
+    base = allocated(root)
     peak = [0]
     done = threading.Event()
 
     def sample():
         while not done.is_set():
-            peak[0] = max(peak[0], used(path) - base)
+            peak[0] = max(peak[0], allocated(root) - base)
             time.sleep(0.005)
 
     t = threading.Thread(target=sample, daemon=True)
     began = time.monotonic()
     t.start()
-    rc = subprocess.call(cmd)
+    rc = subprocess.call(cmd, env={**os.environ, "TMPDIR": tmp})
     done.set()
     t.join()
+    peak[0] = max(peak[0], allocated(root) - base)
     wall = time.monotonic() - began
     with open(out, "a") as f:
         f.write(f"{peak[0]} {wall:.3f}\n")
