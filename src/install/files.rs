@@ -72,7 +72,7 @@ pub fn stage(
             continue;
         }
         let staged = staging.join(i.to_string());
-        let (sha, size) = copy_member(source, &format!("files/{}", f.name), &staged)
+        let (sha, size) = super::models::copy_member(source, &format!("files/{}", f.name), &staged)
             .map_err(|e| bad(&f.name, format!("cannot be copied: {e}")))?;
         if sha != f.sha256.as_str() || size != f.size {
             return Err(bad(
@@ -87,16 +87,6 @@ pub fn stage(
         summary.installed.push(f.name.clone());
     }
     Ok(summary)
-}
-
-/// Write bundle member `member` into the new file `to`, hashing on the way; returns (sha256 hex, size).
-fn copy_member(source: &Source, member: &str, to: &Path) -> std::io::Result<(String, u64)> {
-    let mut src = source.open(member, 0)?;
-    let mut out = File::create(to)?;
-    let mut h = sha2::Sha256::new();
-    let size = crate::types::stream_sha256(&mut src, &mut h, Some(&mut out as &mut dyn Write))?;
-    out.sync_all()?;
-    Ok((hex::encode(h.finalize()), size))
 }
 
 /// Hash a file (or copy it, when `to` is given), streamed; returns (sha256 hex, size).

@@ -77,7 +77,11 @@ fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
 
 /// Write a bundle member into `to` (a new file in the staging area, on the destination's file system),
 /// hashing on the way and syncing at the end; returns (sha256 hex, size).
-fn copy_member(source: &Source, member: &str, to: &Path) -> std::io::Result<(String, u64)> {
+pub(super) fn copy_member(
+    source: &Source,
+    member: &str,
+    to: &Path,
+) -> std::io::Result<(String, u64)> {
     let mut src = source.open(member, 0)?;
     let mut out = File::create(to)?;
     let mut h = sha2::Sha256::new();

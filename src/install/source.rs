@@ -19,25 +19,45 @@ pub enum Source {
         stream: TarStream,
         /// member → (offset in the tar stream, length).
         members: HashMap<String, (u64, u64)>,
-        /// (length, modification time) of every volume, taken before verification.
-        stamp: Vec<(PathBuf, u64, Option<std::time::SystemTime>)>,
+        /// The identity of every volume, taken before verification.
+        stamp: Vec<(PathBuf, Option<VolumeStamp>)>,
     },
 }
 
-/// Length and modification time of each volume (to notice a bundle changed after it was verified).
-pub fn stamp_volumes(
-    volumes: &[(PathBuf, u64, u64)],
-) -> Vec<(PathBuf, u64, Option<std::time::SystemTime>)> {
+/// What identifies a volume's content without reading it: length and modification time, and on Unix the
+/// inode and the change time, which no unprivileged process can set back (a file rewritten in place, or
+/// replaced by another one, always shows).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VolumeStamp {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    #[cfg(unix)]
+    inode: (u64, u64),
+    #[cfg(unix)]
+    changed: (i64, i64),
+}
+
+impl VolumeStamp {
+    fn of(path: &Path) -> Option<Self> {
+        let meta = std::fs::metadata(path).ok()?;
+        #[cfg(unix)]
+        use std::os::unix::fs::MetadataExt as _;
+        Some(VolumeStamp {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            #[cfg(unix)]
+            inode: (meta.dev(), meta.ino()),
+            #[cfg(unix)]
+            changed: (meta.ctime(), meta.ctime_nsec()),
+        })
+    }
+}
+
+/// The identity of each volume (to notice a bundle changed after it was verified).
+pub fn stamp_volumes(volumes: &[(PathBuf, u64, u64)]) -> Vec<(PathBuf, Option<VolumeStamp>)> {
     volumes
         .iter()
-        .map(|(p, _, _)| {
-            let meta = std::fs::metadata(p).ok();
-            (
-                p.clone(),
-                meta.as_ref().map(|m| m.len()).unwrap_or(0),
-                meta.and_then(|m| m.modified().ok()),
-            )
-        })
+        .map(|(p, _, _)| (p.clone(), VolumeStamp::of(p)))
         .collect()
 }
 
@@ -53,7 +73,7 @@ impl Source {
         path: &Path,
         stream: TarStream,
         members: &[Member],
-        stamp: Vec<(PathBuf, u64, Option<std::time::SystemTime>)>,
+        stamp: Vec<(PathBuf, Option<VolumeStamp>)>,
     ) -> Self {
         let members = members
             .iter()
@@ -136,8 +156,8 @@ impl Source {
         Ok(out)
     }
 
-    /// Fails when a volume changed (length or modification time) since it was verified: a bundle still being
-    /// copied, or rewritten in between.
+    /// Fails when a volume changed (length, times, inode) since it was verified: a bundle still being
+    /// copied, or rewritten or replaced in between.
     pub fn check_unchanged(&self) -> Result<(), Error> {
         let Source::Bundle { stamp, .. } = self else {
             return Ok(());
@@ -145,7 +165,7 @@ impl Source {
         let now = stamp_volumes(
             &stamp
                 .iter()
-                .map(|(p, _, _)| (p.clone(), 0, 0))
+                .map(|(p, _)| (p.clone(), 0, 0))
                 .collect::<Vec<_>>(),
         );
         for (before, after) in stamp.iter().zip(&now) {
