@@ -130,7 +130,7 @@ if wants a && [ "$LIVE" = 1 ]; then
   bench lock_uv "rm -rf $A/uvc" \
     "$UV pip compile -q $REQS --python-platform $UV_PLATFORM --python-version $PYVER --index-url $IDX --cache-dir $A/uvc -o $A/uv.txt"
   fbench lock_mac_ferry "rm -rf $A/fc" \
-    "$FERRY lock -r $REQS --python-version $PYVER --platform macosx_14_0_arm64 --cache-dir $A/fc -o $A/mac.lock"
+    "$FERRY lock -r $REQS --python-version $PYVER --platform macosx_14_0_arm64 --cache-dir $A/fc -o $A/mac.lock --force"
   bench lock_mac_uv "rm -rf $A/uvc" \
     "env MACOSX_DEPLOYMENT_TARGET=14.0 $UV pip compile -q $REQS --python-platform aarch64-apple-darwin --python-version $PYVER --index-url $IDX --cache-dir $A/uvc -o $A/uv-mac.txt"
   fbench wheels_ferry "rm -rf $A/fc $A/w.ferry.tar" \
@@ -156,16 +156,18 @@ if wants b && [ "$LIVE" = 1 ]; then
   "$FERRY" bundle -r "$REQS" --cache-dir "$B/fc" -s "$T/k.key" -o "$B/host.ferry.tar" >/dev/null
   tar xf "$B/host.ferry.tar" -C "$B/x"
   W=$B/x/wheels
-  bench install_uv "rm -rf $B/v $B/uvc && $HOSTPY -m venv --without-pip $B/v" \
+  # Each run starts after a sync: deleting the last run's ~12 k files and writing them back would otherwise
+  # land in the next run's time.
+  bench install_uv "rm -rf $B/v $B/uvc && $HOSTPY -m venv --without-pip $B/v && sync" \
     "$UV pip install -q --offline --no-index --find-links $W -r $REQS --python $B/v/bin/python --cache-dir $B/uvc"
-  bench install_pip "rm -rf $B/v && $HOSTPY -m venv --without-pip $B/v" \
+  bench install_pip "rm -rf $B/v && $HOSTPY -m venv --without-pip $B/v && sync" \
     "$TPY -m pip --python $B/v/bin/python install -q --no-index --find-links $W -r $REQS --no-cache-dir"
   probe=$("$FERRY" install "$B/host.ferry.tar" -p "$T/k.pub" --venv "$B/probe-venv" --python "$HOSTPY" 2>&1 || true)
   if grep -q "not built yet" <<<"$probe"; then
     note "install, fresh venv (b: $(ls "$W" | wc -l) wheels)" "ferry: skipped, \`ferry install\` is not wired in this build"
     row "install, fresh venv (b)" install_pip install_uv "uv pip install (pip vs uv)" "≤ 1.0× uv"
   else
-    fbench install_ferry "rm -rf $B/v" \
+    fbench install_ferry "rm -rf $B/v && sync" \
       "$FERRY install $B/host.ferry.tar -p $T/k.pub --venv $B/v --python $HOSTPY"
     row "install, fresh venv, cold, verify included (b: $(ls "$W" | wc -l) wheels)" install_ferry install_uv "uv pip install" "≤ 0.7× uv"
     row "install, fresh venv, cold (b)" install_ferry install_pip "pip install" "—"
@@ -263,11 +265,11 @@ if wants e; then
   EIDX=$(cat "$E/index.url")
   [ -n "$EIDX" ] || { log "local index did not start"; cat "$E/index.log" >&2; exit 1; }
   fbench elock_ferry "rm -rf $E/fc" \
-    "$FERRY lock -r $E/req.txt --python-version $PYVER --platform $PLATFORM --index-url $EIDX --cache-dir $E/fc -o $E/ferry.lock"
+    "$FERRY lock -r $E/req.txt --python-version $PYVER --platform $PLATFORM --index-url $EIDX --cache-dir $E/fc -o $E/ferry.lock --force"
   bench elock_uv "rm -rf $E/uvc" \
     "$UV pip compile -q $E/req.txt --python-platform $UV_PLATFORM --python-version $PYVER --index-url $EIDX --cache-dir $E/uvc -o $E/uv.txt"
   fbench elock_mac_ferry "rm -rf $E/fc" \
-    "$FERRY lock -r $E/req.txt --python-version $PYVER --platform macosx_14_0_arm64 --index-url $EIDX --cache-dir $E/fc -o $E/mac.lock"
+    "$FERRY lock -r $E/req.txt --python-version $PYVER --platform macosx_14_0_arm64 --index-url $EIDX --cache-dir $E/fc -o $E/mac.lock --force"
   bench elock_mac_uv "rm -rf $E/uvc" \
     "env MACOSX_DEPLOYMENT_TARGET=14.0 $UV pip compile -q $E/req.txt --python-platform aarch64-apple-darwin --python-version $PYVER --index-url $EIDX --cache-dir $E/uvc -o $E/uv-mac.txt"
   n=$(grep -c '==' "$E/uv.txt" 2>/dev/null || echo "?")

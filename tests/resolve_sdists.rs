@@ -106,7 +106,16 @@ fn foreign_native_wheels_and_compiler_sdists_are_never_built() {
         &marker,
         &[
             ("cvlike/_core.cpp", CPP),
-            ("pyproject.toml", b"[build-system]\nrequires = [\"setuptools>=40.8.0\"]\nbuild-backend = \"setuptools.build_meta\"\n"),
+            // Build requirements pinned per Python version (as real C++ projects do): only the
+            // target's line applies; the others name versions that do not exist.
+            (
+                "pyproject.toml",
+                b"[build-system]\nrequires = [\"setuptools>=40.8.0\", \
+                  \"numpyish==0.9; python_version=='3.9'\", \
+                  \"numpyish==1.0; python_version=='3.10'\", \
+                  \"numpyish>=7; python_version>='3.11'\"]\n\
+                  build-backend = \"setuptools.build_meta\"\n",
+            ),
         ],
         false,
     );
@@ -181,6 +190,8 @@ fn foreign_native_wheels_and_compiler_sdists_are_never_built() {
             .contains("build requirement of"),
         "{st:?}"
     );
+    let np = find(&got, "numpyish");
+    assert_eq!(np.version.to_string(), "1.0", "{np:?}");
     // The Windows-only dependency of eggy is not there for a Mac.
     assert!(!names(&got).iter().any(|n| n.starts_with("winonly")));
     no_build_leftovers(&work);

@@ -162,9 +162,11 @@ fn resolve_target(
             continue;
         }
         let reason = format!("build requirement of {}", p.name);
+        // Build requirements are often pinned per Python version by markers: only the target's apply.
         let roots = built
             .build_requires
             .iter()
+            .filter(|r| r.marker.evaluate(&env, &[]))
             .map(|r| (r.clone(), reason.clone()))
             .collect();
         let opts = IndexOptions {
