@@ -153,7 +153,8 @@ fi
 if wants b && [ "$LIVE" = 1 ]; then
   B=$T/b; mkdir -p "$B/x"
   log "(b) bundling for this host"
-  "$FERRY" bundle -r "$REQS" --cache-dir "$B/fc" -s "$T/k.key" -o "$B/host.ferry.tar" >/dev/null
+  # --no-pip: the same wheels as uv and pip install (a bundle otherwise carries pip for the new venv too).
+  "$FERRY" bundle -r "$REQS" --no-pip --cache-dir "$B/fc" -s "$T/k.key" -o "$B/host.ferry.tar" >/dev/null
   tar xf "$B/host.ferry.tar" -C "$B/x"
   W=$B/x/wheels
   # Each run starts after a sync: deleting the last run's ~12 k files and writing them back would otherwise

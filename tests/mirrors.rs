@@ -97,6 +97,24 @@ fn locked_world(d: &Path, home: &IndexServer) -> Vec<u8> {
     std::fs::read(d.join("ref.tar")).unwrap()
 }
 
+/// `ferry lock -r req.txt -o ferry.lock --mirror auto` for TARGET, measuring the mirrors in `file` only.
+fn lock_auto(d: &Path, file: &Path) -> std::process::Command {
+    let mut cmd = ferry(d);
+    cmd.args([
+        "lock",
+        "-r",
+        "req.txt",
+        "-o",
+        "ferry.lock",
+        "--mirror",
+        "auto",
+    ])
+    .args(TARGET)
+    .env("FERRY_MIRRORS", file)
+    .env("FERRY_MIRROR_PRESETS", "0");
+    cmd
+}
+
 fn line_of<'a>(table: &'a str, url: &str) -> &'a str {
     table
         .lines()
@@ -266,19 +284,7 @@ fn lock_resolves_on_the_fastest_mirror_listing_the_newest_version_and_records_th
     good.set_delay_ms(20);
     let file = mirrors_file(d, &[("behind", &behind), ("slow", &slow), ("good", &good)]);
     std::fs::write(d.join("req.txt"), "mirror-app\n").unwrap();
-    ok(ferry(d)
-        .args([
-            "lock",
-            "-r",
-            "req.txt",
-            "-o",
-            "ferry.lock",
-            "--mirror",
-            "auto",
-        ])
-        .args(TARGET)
-        .env("FERRY_MIRRORS", &file)
-        .env("FERRY_MIRROR_PRESETS", "0"));
+    ok(&mut lock_auto(d, &file));
     let lock: serde_json::Value =
         serde_json::from_slice(&std::fs::read(d.join("ferry.lock")).unwrap()).unwrap();
     let app = lock["packages"]
@@ -451,19 +457,7 @@ fn an_index_page_failing_on_the_chosen_mirror_comes_from_the_next() {
     good.fail("/simple/lib-a/", 1000);
     let file = mirrors_file(d, &[("good", &good), ("second", &second)]);
     std::fs::write(d.join("req.txt"), "mirror-app==1.0\n").unwrap();
-    let mut cmd = ferry(d);
-    cmd.args([
-        "lock",
-        "-r",
-        "req.txt",
-        "-o",
-        "ferry.lock",
-        "--mirror",
-        "auto",
-    ])
-    .args(TARGET)
-    .env("FERRY_MIRRORS", &file)
-    .env("FERRY_MIRROR_PRESETS", "0");
+    let mut cmd = lock_auto(d, &file);
     let out = cmd.output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{}", support::describe(&cmd, &out));
