@@ -147,8 +147,12 @@ async fn download_one(
             .map_err(|e| Error::io(dir, e))?;
     }
     if let Some(expected) = &req.sha256 {
-        if let Some((size, sha)) = hash_existing(req.dest.clone()).await? {
+        if let Some((size, sha, identity)) = hash_existing(req.dest.clone()).await? {
             if &sha == expected && req.size.is_none_or(|s| s == size) {
+                // Nothing wrote to it while it was hashed: packing it later need not hash it again.
+                if let Some(id) = identity {
+                    crate::hashed::record(&req.dest, id, sha.clone());
+                }
                 return Ok(Downloaded {
                     sha256: sha,
                     size,
@@ -426,6 +430,10 @@ async fn finish(
 ) -> Result<Downloaded, Error> {
     let (size, sha256) = writer.digest().await?;
     writer.commit(req.dest.clone()).await?;
+    // Hashed while it was written: packing it later need not hash it again (while it keeps this identity).
+    if let Some(id) = crate::hashed::Identity::of_path(&req.dest).filter(|id| id.size() == size) {
+        crate::hashed::record(&req.dest, id, sha256.clone());
+    }
     progress.finish(&req.label);
     Ok(Downloaded {
         sha256,
@@ -443,12 +451,23 @@ fn content_range_start(headers: &HeaderMap) -> Option<u64> {
     range.split('-').next()?.trim().parse().ok()
 }
 
-/// Size and sha256 of an existing file, `None` when it does not exist.
-async fn hash_existing(path: PathBuf) -> Result<Option<(u64, Sha256)>, Error> {
-    tokio::task::spawn_blocking(move || match Sha256::of_file(&path) {
-        Ok((sha, size)) => Ok(Some((size, sha))),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(&path, e)),
+/// Size and sha256 of an existing file, `None` when it does not exist; with its identity when it was the
+/// same before and after the hash (nothing wrote to it meanwhile).
+async fn hash_existing(
+    path: PathBuf,
+) -> Result<Option<(u64, Sha256, Option<crate::hashed::Identity>)>, Error> {
+    tokio::task::spawn_blocking(move || {
+        let before = crate::hashed::Identity::of_path(&path);
+        match Sha256::of_file(&path) {
+            Ok((sha, size)) => {
+                let same = before
+                    .filter(|b| crate::hashed::Identity::of_path(&path) == Some(*b))
+                    .filter(|b| b.size() == size);
+                Ok(Some((size, sha, same)))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(&path, e)),
+        }
     })
     .await
     .expect("hashing task does not panic")

@@ -15,7 +15,6 @@ pub mod models;
 pub mod pick;
 pub mod plain_url;
 pub mod range_reader;
-pub mod recorded;
 pub mod routing;
 pub mod sdist_info;
 pub mod simple;

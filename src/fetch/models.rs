@@ -294,7 +294,7 @@ pub fn fetch_models(
             });
         }
     }
-    let done = super::recorded::download_all_recorded(reqs.clone(), jobs, progress)
+    let done = super::download::download_all(reqs.clone(), jobs, progress)
         .map_err(|e| hub_error(e, &reqs, &owners, models))?;
     for ((req, got), owner) in reqs.iter().zip(&done).zip(&owners) {
         for &(mi, fi) in owner {

@@ -88,7 +88,7 @@ pub fn fetch_packages(
         rebuild(&builder, r, p, progress)?;
     }
     let fetch_reqs: Vec<DownloadRequest> = fetch.iter().map(|(r, _)| r.clone()).collect();
-    let done = crate::fetch::recorded::download_all_recorded(fetch_reqs, jobs, progress)?;
+    let done = crate::fetch::download::download_all(fetch_reqs, jobs, progress)?;
     let retries: u32 = done.iter().map(|d| d.retries).sum();
     if retries > 0 {
         progress.message(&format!("{retries} download retries"));
