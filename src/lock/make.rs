@@ -315,13 +315,7 @@ fn with_hashes(
         .collect();
     if !head_only.is_empty() {
         progress.message(&format!(
-            "asking {} server(s) for the size of {} file(s) the index gave no size for",
-            head_only
-                .iter()
-                .filter_map(|&i| url::Url::parse(&pending[i].package.url).ok())
-                .filter_map(|u| u.host_str().map(str::to_string))
-                .collect::<std::collections::BTreeSet<_>>()
-                .len(),
+            "asking for the size of {} file(s) the index gave no size for (HEAD)",
             head_only.len()
         ));
         let urls: Vec<Option<url::Url>> = head_only
