@@ -97,6 +97,19 @@ fn locked_world(d: &Path, home: &IndexServer) -> Vec<u8> {
     std::fs::read(d.join("ref.tar")).unwrap()
 }
 
+/// `ferry bundle --locked ferry.lock --mirror auto -s k -o auto.tar` (plus `extra`), with its own cache,
+/// measuring the mirrors in `file` only.
+fn bundle_auto(d: &Path, file: &Path, extra: &[&str]) -> std::process::Command {
+    let mut cmd = ferry(d);
+    cmd.args(["bundle", "--locked", "ferry.lock", "--mirror", "auto"])
+        .args(extra)
+        .args(["-s", "k", "-o", "auto.tar"])
+        .env("FERRY_CACHE_DIR", d.join("auto-cache"))
+        .env("FERRY_MIRRORS", file)
+        .env("FERRY_MIRROR_PRESETS", "0");
+    cmd
+}
+
 /// `ferry lock -r req.txt -o ferry.lock --mirror auto` for TARGET, measuring the mirrors in `file` only.
 fn lock_auto(d: &Path, file: &Path) -> std::process::Command {
     let mut cmd = ferry(d);
@@ -169,21 +182,7 @@ fn fastest_fresh_mirror_is_chosen_and_the_bundle_is_the_same_bytes() {
             ("fast", &fast),
         ],
     );
-    let mut cmd = ferry(d);
-    cmd.args([
-        "bundle",
-        "--locked",
-        "ferry.lock",
-        "--mirror",
-        "auto",
-        "-s",
-        "k",
-        "-o",
-        "auto.tar",
-    ])
-    .env("FERRY_CACHE_DIR", d.join("auto-cache"))
-    .env("FERRY_MIRRORS", &file)
-    .env("FERRY_MIRROR_PRESETS", "0");
+    let mut cmd = bundle_auto(d, &file, &[]);
     let out = cmd.output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{}", support::describe(&cmd, &out));
@@ -227,23 +226,7 @@ fn a_mirror_failing_mid_run_is_dropped_and_the_next_completes_the_bundle() {
     let backup = mirror(&all, |_| true);
     backup.set_delay_ms(120);
     let file = mirrors_file(d, &[("backup", &backup), ("flaky", &flaky)]);
-    let mut cmd = ferry(d);
-    cmd.args([
-        "bundle",
-        "--locked",
-        "ferry.lock",
-        "--mirror",
-        "auto",
-        "--jobs",
-        "1",
-        "-s",
-        "k",
-        "-o",
-        "auto.tar",
-    ])
-    .env("FERRY_CACHE_DIR", d.join("auto-cache"))
-    .env("FERRY_MIRRORS", &file)
-    .env("FERRY_MIRROR_PRESETS", "0");
+    let mut cmd = bundle_auto(d, &file, &["--jobs", "1"]);
     let out = cmd.output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{}", support::describe(&cmd, &out));
@@ -401,23 +384,7 @@ fn hub_mirrors_stale_commit_skipped_cut_body_resumed_on_the_next() {
         ));
     }
     std::fs::write(d.join("mirrors.toml"), toml).unwrap();
-    let mut cmd = ferry(d);
-    cmd.args([
-        "bundle",
-        "--locked",
-        "ferry.lock",
-        "--mirror",
-        "auto",
-        "--jobs",
-        "1",
-        "-s",
-        "k",
-        "-o",
-        "auto.tar",
-    ])
-    .env("FERRY_CACHE_DIR", d.join("auto-cache"))
-    .env("FERRY_MIRRORS", d.join("mirrors.toml"))
-    .env("FERRY_MIRROR_PRESETS", "0");
+    let mut cmd = bundle_auto(d, &d.join("mirrors.toml"), &["--jobs", "1"]);
     let out = cmd.output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{}", support::describe(&cmd, &out));
